@@ -1,0 +1,201 @@
+package fakeapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// Fixed values of the Anthropic responses.
+const (
+	anthropicMsgID     = "msg_fake"
+	anthropicToolID    = "toolu_01"
+	anthropicSignature = "c2lnbmF0dXJl"
+	thinkingPrefix     = "Echo plan for "
+)
+
+var errNoUser = errors.New("no user message with text")
+
+type anthropicReq struct {
+	Model     string `json:"model"`
+	MaxTokens int    `json:"max_tokens"`
+	Messages  []struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"`
+	} `json:"messages"`
+	Stream bool `json:"stream"`
+}
+
+// block is a content block of Anthropic, OpenAI Chat or Responses input.
+type block struct {
+	Type    string          `json:"type"`
+	Text    string          `json:"text"`
+	Content json.RawMessage `json:"content"`
+}
+
+// contentText returns the text of a content field that is either a string
+// or an array of blocks: the texts of the blocks whose type is in types,
+// joined with "\n". ok is false when there is no such text.
+func contentText(raw json.RawMessage, types ...string) (text string, ok bool, err error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return "", false, nil
+	}
+	if raw[0] == '"' {
+		err = json.Unmarshal(raw, &text)
+		return text, err == nil, err
+	}
+	var blocks []block
+	if err := json.Unmarshal(raw, &blocks); err != nil {
+		return "", false, err
+	}
+	var texts []string
+	for _, b := range blocks {
+		if slices.Contains(types, b.Type) {
+			texts = append(texts, b.Text)
+		}
+	}
+	if len(texts) == 0 {
+		// A turn holding only tool results echoes their text.
+		for _, b := range blocks {
+			if b.Type == "tool_result" {
+				if t, ok, _ := contentText(b.Content, "text"); ok {
+					texts = append(texts, t)
+				}
+			}
+		}
+	}
+	return strings.Join(texts, "\n"), len(texts) > 0, nil
+}
+
+// anthropicEcho returns the text of the last user message.
+func anthropicEcho(body []byte) (anthropicReq, string, error) {
+	var req anthropicReq
+	if err := json.Unmarshal(body, &req); err != nil {
+		return req, "", err
+	}
+	for i := len(req.Messages) - 1; i >= 0; i-- {
+		if req.Messages[i].Role != "user" {
+			continue
+		}
+		text, ok, err := contentText(req.Messages[i].Content, "text")
+		if err != nil {
+			return req, "", err
+		}
+		if ok {
+			return req, text, nil
+		}
+		break
+	}
+	return req, "", errNoUser
+}
+
+func anthropicError(w http.ResponseWriter, status int, typ, msg string) {
+	writeJSON(w, status, obj{{"type", "error"}, {"error", obj{{"type", typ}, {"message", msg}}}})
+}
+
+func (s *Server) anthropic(w http.ResponseWriter, body []byte) {
+	req, echo, err := anthropicEcho(body)
+	if err != nil {
+		anthropicError(w, http.StatusBadRequest, "invalid_request_error", "invalid request body: "+errClass(err))
+		return
+	}
+	if !req.Stream {
+		writeJSON(w, http.StatusOK, anthropicMessage(req.Model, echo))
+		return
+	}
+	s.anthropicStream(w, req.Model, echo)
+}
+
+func anthropicUsage(in, out int) obj {
+	return obj{{"input_tokens", in}, {"output_tokens", out}}
+}
+
+func anthropicMessage(model, echo string) obj {
+	return obj{
+		{"id", anthropicMsgID},
+		{"type", "message"},
+		{"role", "assistant"},
+		{"model", model},
+		{"content", []any{
+			obj{{"type", "thinking"}, {"thinking", thinkingPrefix + echo}, {"signature", anthropicSignature}},
+			obj{{"type", "text"}, {"text", echo}},
+			obj{{"type", "tool_use"}, {"id", anthropicToolID}, {"name", "echo"}, {"input", obj{{"text", echo}}}},
+		}},
+		{"stop_reason", "tool_use"},
+		{"stop_sequence", nil},
+		{"usage", anthropicUsage(10, 10)},
+	}
+}
+
+func (s *Server) anthropicStream(w http.ResponseWriter, model, echo string) {
+	st := s.startStream(w, "text/event-stream; charset=utf-8")
+	n := s.opts.chunk()
+	start := func(i int, cb obj) {
+		st.event("content_block_start", obj{{"type", "content_block_start"}, {"index", i}, {"content_block", cb}})
+	}
+	delta := func(i int, d obj) {
+		st.event("content_block_delta", obj{{"type", "content_block_delta"}, {"index", i}, {"delta", d}})
+	}
+	stop := func(i int) {
+		st.event("content_block_stop", obj{{"type", "content_block_stop"}, {"index", i}})
+	}
+
+	st.event("message_start", obj{{"type", "message_start"}, {"message", obj{
+		{"id", anthropicMsgID},
+		{"type", "message"},
+		{"role", "assistant"},
+		{"model", model},
+		{"content", []any{}},
+		{"stop_reason", nil},
+		{"stop_sequence", nil},
+		{"usage", anthropicUsage(10, 1)},
+	}}})
+
+	start(0, obj{{"type", "thinking"}, {"thinking", ""}, {"signature", ""}})
+	for _, p := range pieces(thinkingPrefix+echo, n) {
+		delta(0, obj{{"type", "thinking_delta"}, {"thinking", p}})
+	}
+	delta(0, obj{{"type", "signature_delta"}, {"signature", anthropicSignature}})
+	stop(0)
+
+	st.event("ping", obj{{"type", "ping"}})
+
+	start(1, obj{{"type", "text"}, {"text", ""}})
+	for _, p := range pieces(echo, n) {
+		delta(1, obj{{"type", "text_delta"}, {"text", p}})
+	}
+	stop(1)
+
+	start(2, obj{{"type", "tool_use"}, {"id", anthropicToolID}, {"name", "echo"}, {"input", obj{}}})
+	for _, p := range pieces(argsJSON(echo), n) {
+		delta(2, obj{{"type", "input_json_delta"}, {"partial_json", p}})
+	}
+	stop(2)
+
+	st.event("message_delta", obj{
+		{"type", "message_delta"},
+		{"delta", obj{{"stop_reason", "tool_use"}, {"stop_sequence", nil}}},
+		{"usage", obj{{"output_tokens", 10}}},
+	})
+	st.event("message_stop", obj{{"type", "message_stop"}})
+}
+
+// errClass names the kind of a decode error without quoting the body.
+func errClass(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, errNoUser):
+		return err.Error()
+	case errors.As(err, &syn):
+		return "malformed JSON"
+	case errors.As(err, &typ):
+		return "unexpected JSON type at " + typ.Field
+	default:
+		return "malformed JSON"
+	}
+}

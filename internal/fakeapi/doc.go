@@ -1,0 +1,21 @@
+// Package fakeapi is a fake model-provider upstream for end-to-end tests of
+// the proxy. It is test support only and is never used by production code.
+//
+// Start runs an HTTPS server (HTTP/1.1 and HTTP/2) with its own throwaway
+// ECDSA test CA and a certificate valid for api.anthropic.com,
+// api.openai.com, generativelanguage.googleapis.com, chatgpt.com, localhost
+// and 127.0.0.1. It speaks the real wire formats (JSON and SSE) of the
+// Anthropic Messages API, OpenAI Chat Completions, OpenAI Responses and
+// Gemini generateContent / streamGenerateContent.
+//
+// The fake echoes: it takes the text of the last user message of a request
+// and returns that exact text as the assistant text and as the JSON
+// arguments {"text": <text>} of a tool call named "echo". Anthropic
+// responses also carry a thinking block "Echo plan for <text>" so a test can
+// check that thinking text is left alone. Streams cut the text into
+// Options.Chunk-byte deltas, and each SSE event is by default written in
+// several small TCP writes, so tokens are split across events and writes.
+//
+// Every request is recorded (raw body as received plus headers) so a test
+// can assert that no secret reached the upstream and check byte fidelity.
+package fakeapi
