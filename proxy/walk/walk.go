@@ -1,0 +1,265 @@
+package walk
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+const (
+	// MaxDepth is the deepest nesting of arrays and objects a document may have, as in
+	// encoding/json. A deeper body is refused with ErrTooDeep.
+	MaxDepth = 10000
+	// MaxNesting is how many levels of JSON text inside string values are walked as
+	// documents. A string holding JSON text at a deeper level is an ordinary string:
+	// Redact passes it to the callback whole, Restore restores it as text.
+	MaxNesting = 4
+)
+
+// ErrInvalidJSON reports a body that does not parse as JSON. Errors wrapping it name
+// the offset, never the content.
+var ErrInvalidJSON = errors.New("body is not valid JSON")
+
+// ErrTooDeep reports a body nested deeper than MaxDepth.
+var ErrTooDeep = errors.New("body is nested too deeply")
+
+// ErrBadReplacement reports a replacement out of range, overlapping another, or whose
+// With needs JSON escaping.
+var ErrBadReplacement = errors.New("bad replacement")
+
+func syntaxError(off int) error { return fmt.Errorf("walk: %w (offset %d)", ErrInvalidJSON, off) }
+func tooDeep(off int) error {
+	return fmt.Errorf("walk: %w (more than %d levels at offset %d)", ErrTooDeep, MaxDepth, off)
+}
+
+// Field describes where a string value sits.
+type Field struct {
+	// Path locates the string, e.g. messages[2].content[0].text. A string inside JSON
+	// text held by a string gets the outer path, "#" and its inner path, e.g.
+	// messages[1].tool_calls[0].function.arguments#.command. Member names appear as they
+	// are, unquoted.
+	Path string
+	// Key is the name of the member holding the string, "" for an array element.
+	Key string
+}
+
+// Replacement replaces the decoded bytes [Start,End) of a string with With. With must
+// need no JSON escaping: no '"', '\\' or control character (tokens are plain ASCII).
+type Replacement struct {
+	Start, End int
+	With       string
+}
+
+// RedactFunc returns the replacements for the decoded string s, non-overlapping, or
+// nil; Redact sorts them by Start in place if needed. s may alias the body or a reused
+// buffer: the function must not modify it or keep it after returning. An error aborts
+// the walk. Field strings may be kept.
+type RedactFunc func(f Field, s []byte) ([]Replacement, error)
+
+// RestoreFunc returns the new decoded content of the string s, or nil to leave it
+// unchanged. s may alias the body or a reused buffer: the function must not modify it
+// or keep it after returning.
+type RestoreFunc func(f Field, s []byte) []byte
+
+// Redact calls fn for every string value of body (never for member names) that no
+// skip rule protects, and returns body with the replacements spliced into the raw
+// bytes. Decoded offsets map back to raw offsets inside each literal, an escape
+// sequence counting as the bytes it decodes to; a bound inside one escape sequence
+// widens the replaced span to the whole sequence. Nothing else changes. If nothing is
+// replaced Redact returns body itself. A body that is not JSON gives an error wrapping
+// ErrInvalidJSON, one nested too deeply ErrTooDeep; an error from fn is returned
+// wrapped, with the offset of the string.
+func Redact(body []byte, fn RedactFunc) ([]byte, error) {
+	w := getWalker()
+	defer putWalker(w)
+	w.reset(body, nil, 0, false)
+	if err := w.parse(); err != nil {
+		return nil, err
+	}
+	reps, err := w.redact(fn)
+	if err != nil {
+		return nil, err
+	}
+	if len(reps) == 0 {
+		return body, nil
+	}
+	n := len(body)
+	for _, r := range reps {
+		n += len(r.With) - (r.End - r.Start)
+	}
+	out := make([]byte, 0, n)
+	last := 0
+	for _, r := range reps {
+		out = append(out, body[last:r.Start]...)
+		out = append(out, r.With...)
+		last = r.End
+	}
+	return append(out, body[last:]...), nil
+}
+
+// Restore calls fn for every string value of body whose raw literal holds "cloak_" and
+// that no skip rule protects, and re-encodes the literals whose content fn changes (see
+// AppendEscaped). A body without "cloak_" is returned without parsing. If nothing
+// changes Restore returns body itself. Errors are as for Redact.
+func Restore(body []byte, fn RestoreFunc) ([]byte, error) {
+	if !bytes.Contains(body, []byte(marker)) {
+		return body, nil
+	}
+	w := getWalker()
+	defer putWalker(w)
+	w.reset(body, nil, 0, true)
+	if err := w.parse(); err != nil {
+		return nil, err
+	}
+	out, _ := w.restoreDoc(fn, nil)
+	return out, nil
+}
+
+// field returns the Field of r.
+func (w *walker) field(r *rec) Field {
+	p := w.paths[r.pathOff : r.pathOff+r.pathLen]
+	return Field{Path: p, Key: p[len(p)-r.keyLen:]}
+}
+
+// decoded returns the content of r, decoded into w.buf if it has escapes.
+func (w *walker) decoded(r *rec) []byte {
+	raw := w.b[r.start:r.end]
+	if !r.esc {
+		return raw
+	}
+	w.buf = unescape(w.buf[:0], raw)
+	return w.buf
+}
+
+// nested returns a walker over s, parsed, if s is JSON text to walk as a document.
+func (w *walker) nested(r *rec, s []byte, restore bool) *walker {
+	if w.level >= MaxNesting || !looksJSON(s) {
+		return nil
+	}
+	if w.child == nil {
+		w.child = new(walker)
+	}
+	c := w.child
+	f := w.field(r)
+	c.reset(s, append(append(c.prefix[:0], f.Path...), '#'), w.level+1, restore)
+	if c.parse() != nil {
+		return nil
+	}
+	return c
+}
+
+func looksJSON(s []byte) bool {
+	i := skipWS(s, 0)
+	return i < len(s) && (s[i] == '{' || s[i] == '[')
+}
+
+// redact calls fn for the recorded strings and returns the raw replacements, sorted,
+// in w.b coordinates. The result is reused by the next call.
+func (w *walker) redact(fn RedactFunc) ([]Replacement, error) {
+	w.reps = w.reps[:0]
+	for k := range w.recs {
+		r := &w.recs[k]
+		if r.drop {
+			continue
+		}
+		s := w.decoded(r)
+		var reps []Replacement
+		var err error
+		if c := w.nested(r, s, false); c != nil {
+			reps, err = c.redact(fn)
+		} else {
+			reps, err = fn(w.field(r), s)
+			if err == nil {
+				err = checkReplacements(reps, s)
+			}
+		}
+		if err != nil {
+			if w.level > 0 {
+				return nil, err
+			}
+			return nil, fmt.Errorf("walk: string at offset %d: %w", r.start-1, err)
+		}
+		w.reps = mapSpans(w.reps, w.b[r.start:r.end], r.start, reps, r.esc)
+	}
+	return w.reps, nil
+}
+
+// checkReplacements checks fn's replacements for s, sorting them by Start if needed.
+func checkReplacements(reps []Replacement, s []byte) error {
+	cmp := func(a, b Replacement) int { return a.Start - b.Start }
+	if !slices.IsSortedFunc(reps, cmp) {
+		slices.SortStableFunc(reps, cmp)
+	}
+	prev := 0
+	for i, r := range reps {
+		if r.Start < prev || r.End < r.Start || r.End > len(s) {
+			return fmt.Errorf("%w: replacement %d [%d,%d) of a %d-byte string", ErrBadReplacement, i, r.Start, r.End, len(s))
+		}
+		prev = r.End
+		for j := 0; j < len(r.With); j++ {
+			if needsEscape[r.With[j]] {
+				return fmt.Errorf("%w: replacement %d needs JSON escaping", ErrBadReplacement, i)
+			}
+		}
+	}
+	return nil
+}
+
+// restoreDoc calls fn for the recorded strings and returns the restored document and
+// whether it changed. The output is appended to dst, or to a new slice if dst is nil
+// and something changes; w.b itself is returned if nothing does.
+func (w *walker) restoreDoc(fn RestoreFunc, dst []byte) ([]byte, bool) {
+	out, started, last := dst, false, 0
+	for k := range w.recs {
+		r := &w.recs[k]
+		if r.drop {
+			continue
+		}
+		s := w.decoded(r)
+		var ns []byte
+		if c := w.nested(r, s, true); c != nil {
+			inner, changed := c.restoreDoc(fn, c.out[:0])
+			if !changed {
+				continue
+			}
+			c.out, ns = inner, inner
+		} else if ns = fn(w.field(r), s); ns == nil || bytes.Equal(ns, s) {
+			continue
+		}
+		if !started {
+			started = true
+			if out == nil {
+				out = make([]byte, 0, len(w.b)+len(w.b)/8+2*len(ns))
+			}
+		}
+		out = append(out, w.b[last:r.start]...)
+		out = AppendEscaped(out, ns)
+		last = r.end
+	}
+	if !started {
+		return w.b, false
+	}
+	return append(out, w.b[last:]...), true
+}
+
+// Walkers are pooled; big ones are dropped rather than kept.
+var walkers = sync.Pool{New: func() any { return new(walker) }}
+
+const maxPooled = 1 << 20 // bytes of arena or buffer, or recs
+
+func getWalker() *walker { return walkers.Get().(*walker) }
+
+func putWalker(w *walker) {
+	for c := w; c != nil; c = c.child {
+		if cap(c.arena) > maxPooled || cap(c.buf) > maxPooled || cap(c.out) > maxPooled || cap(c.recs) > maxPooled/64 {
+			return
+		}
+	}
+	w.reset(nil, nil, 0, false)
+	for c := w.child; c != nil; c = c.child {
+		c.reset(nil, nil, 0, false)
+	}
+	walkers.Put(w)
+}

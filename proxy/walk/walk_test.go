@@ -1,0 +1,639 @@
+package walk
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const tokA = "cloak_test_aaaaaaaaaaaaaaaaaaaa" // newSecretsRedactor's token for its first secret
+
+const pemDecoded = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\nKUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ==\n-----END RSA PRIVATE KEY-----"
+
+func TestRedactFidelity(t *testing.T) {
+	pemRaw := strings.ReplaceAll(pemDecoded, "\n", `\n`)
+	tests := []struct {
+		name    string
+		in      string
+		secrets []string
+		want    string
+	}{
+		{"no secret", `{"a":"b"}`, []string{"SECRET1"}, `{"a":"b"}`},
+		{
+			"whitespace, key order, numbers",
+			"{ \"z\" :1.50e+3 ,\"a\":[ \"x\" ,\n\t\"my SECRET1 here\"\r\n],\"m\" : \"\\u00e9\\/\", \"n\":-0  }  ",
+			[]string{"SECRET1"},
+			"{ \"z\" :1.50e+3 ,\"a\":[ \"x\" ,\n\t\"my " + tokA + " here\"\r\n],\"m\" : \"\\u00e9\\/\", \"n\":-0  }  ",
+		},
+		{
+			"escapes elsewhere in the literal stay",
+			`{"a":"\/p\u00e9\n SECRET1 \/\"x\"\u0041"}`,
+			[]string{"SECRET1"},
+			`{"a":"\/p\u00e9\n ` + tokA + ` \/\"x\"\u0041"}`,
+		},
+		{
+			"PEM key with \\n escapes is one span",
+			`{"text":"key:\n` + pemRaw + `\nend","other":"\n"}`,
+			[]string{pemDecoded},
+			`{"text":"key:\n` + tokA + `\nend","other":"\n"}`,
+		},
+		{"u-escaped secret characters", `{"k":"key=\u0053ECRET\u0031!"}`, []string{"SECRET1"}, `{"k":"key=` + tokA + `!"}`},
+		{"escaped quote and slash inside the secret", `{"k":"a pa\"ss\/w0rd b"}`, []string{`pa"ss/w0rd`}, `{"k":"a ` + tokA + ` b"}`},
+		{"surrogate pair inside the secret", `{"k":"x\ud83d\ude00SECRET1"}`, []string{"\U0001F600SECRET1"}, `{"k":"x` + tokA + `"}`},
+		{"lone surrogate decodes to U+FFFD", `{"k":"\ud800SECRET1"}`, []string{"\uFFFDSECRET1"}, `{"k":"` + tokA + `"}`},
+		{"member names untouched", `{"SECRET1":"SECRET1"}`, []string{"SECRET1"}, `{"SECRET1":"` + tokA + `"}`},
+		{"several in one string", `["SECRET1 SECRET1\nSECRET1"]`, []string{"SECRET1"}, `["` + tokA + " " + tokA + `\n` + tokA + `"]`},
+		{"top-level string", `"SECRET1"`, []string{"SECRET1"}, `"` + tokA + `"`},
+		{"invalid UTF-8 passes through", "[\"\xff SECRET1 \xfe\"]", []string{"SECRET1"}, "[\"\xff " + tokA + " \xfe\"]"},
+		{
+			"nested arguments JSON",
+			`{"arguments":"{\"command\":\"export K=SECRET1\",\"n\":1}"}`,
+			[]string{"SECRET1"},
+			`{"arguments":"{\"command\":\"export K=` + tokA + `\",\"n\":1}"}`,
+		},
+		{
+			"nested JSON with escapes at both levels",
+			`{"arguments":"{\"cmd\":\"a\\nSECRET\\u00311\\\"\",\"x\":\"\u0053ECRET11\"}"}`,
+			[]string{"SECRET11"},
+			`{"arguments":"{\"cmd\":\"a\\n` + tokA + `\\\"\",\"x\":\"` + tokA + `\"}"}`,
+		},
+		{
+			"nested array with whitespace",
+			`{"content":"  [ {\"t\": \"SECRET1\"} ] "}`,
+			[]string{"SECRET1"},
+			`{"content":"  [ {\"t\": \"` + tokA + `\"} ] "}`,
+		},
+		{
+			"inner member names untouched",
+			`{"a":"{\"SECRET1\":1}"}`,
+			[]string{"SECRET1"},
+			`{"a":"{\"SECRET1\":1}"}`,
+		},
+		{"brace text that is not JSON is plain", `{"c":"{not json SECRET1"}`, []string{"SECRET1"}, `{"c":"{not json ` + tokA + `"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newSecretsRedactor(tt.secrets...)
+			got, err := Redact([]byte(tt.in), r.fn)
+			if err != nil {
+				t.Fatalf("Redact: %v", err)
+			}
+			if string(got) != tt.want {
+				t.Fatalf("got %s, want %s", got, tt.want)
+			}
+			if !json.Valid(got) {
+				t.Fatalf("got invalid JSON %s", got)
+			}
+			if tt.in == tt.want && !sameSlice(got, []byte(tt.in)) {
+				// Compare with a slice we keep, since []byte(tt.in) copies.
+				in := []byte(tt.in)
+				if got, _ := Redact(in, r.fn); !sameSlice(got, in) {
+					t.Fatalf("got a new slice, want the body itself")
+				}
+			}
+			back, err := Restore(got, r.restore)
+			if err != nil {
+				t.Fatalf("Restore: %v", err)
+			}
+			equalDocs(t, back, []byte(tt.in))
+		})
+	}
+}
+
+func TestRedactNilKeepsBody(t *testing.T) {
+	in := []byte(`{"a":["x","y\n",{"b":"{\"c\":\"d\"}"}]}`)
+	calls := 0
+	got, err := Redact(in, func(Field, []byte) ([]Replacement, error) { calls++; return nil, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameSlice(got, in) {
+		t.Fatalf("got a new slice %s, want the body itself", got)
+	}
+	if calls != 3 {
+		t.Fatalf("got %d calls, want 3", calls)
+	}
+}
+
+// TestRedactSpans covers replacements whose bounds fall inside escape sequences.
+func TestRedactSpans(t *testing.T) {
+	const tok = "TOK"
+	tests := []struct {
+		name string
+		in   string
+		reps []Replacement
+		want string
+	}{
+		{"start inside a multibyte escape", `"\u00e9x"`, []Replacement{{1, 2, tok}}, `"TOKx"`},
+		{"end inside a multibyte escape", `"x\u00e9"`, []Replacement{{0, 2, tok}}, `"TOK"`},
+		{"whole string", `"\u00e9x"`, []Replacement{{0, 3, tok}}, `"TOK"`},
+		{"insertion", `"a\nb"`, []Replacement{{2, 2, tok}}, `"a\nTOKb"`},
+		{"insertion at end", `"a\n"`, []Replacement{{2, 2, tok}}, `"a\nTOK"`},
+		{"unsorted is sorted", `"abcd"`, []Replacement{{2, 3, "Y"}, {0, 1, "X"}}, `"XbYd"`},
+		{"two bounds in one escape", `"\ud83d\ude00"`, []Replacement{{0, 1, "A"}, {2, 4, "B"}}, `"AB"`},
+		{"escape between", `"a\tb"`, []Replacement{{0, 1, "X"}, {2, 3, "Y"}}, `"X\tY"`},
+		{"plain bytes after escapes", `"\n0123456789"`, []Replacement{{5, 7, "X"}}, `"\n0123X6789"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Redact([]byte(tt.in), func(Field, []byte) ([]Replacement, error) {
+				return slices.Clone(tt.reps), nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Fatalf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRedactBadReplacements(t *testing.T) {
+	tests := []struct {
+		name string
+		reps []Replacement
+	}{
+		{"start past end", []Replacement{{5, 4, "x"}}},
+		{"end past string", []Replacement{{0, 99, "x"}}},
+		{"negative", []Replacement{{-1, 1, "x"}}},
+		{"overlap", []Replacement{{0, 3, "x"}, {2, 4, "y"}}},
+		{"quote in With", []Replacement{{0, 1, `a"b`}}},
+		{"backslash in With", []Replacement{{0, 1, `a\b`}}},
+		{"newline in With", []Replacement{{0, 1, "a\nb"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Redact([]byte(`["secretvalue"]`), func(Field, []byte) ([]Replacement, error) { return tt.reps, nil })
+			if !errors.Is(err, ErrBadReplacement) {
+				t.Fatalf("got error %v, want ErrBadReplacement", err)
+			}
+			if strings.Contains(err.Error(), "secretvalue") {
+				t.Fatalf("error %q holds the content", err)
+			}
+		})
+	}
+}
+
+func TestRedactFuncError(t *testing.T) {
+	errBoom := errors.New("vault down")
+	for _, in := range []string{`{"a":"x","b":"secretvalue"}`, `{"a":"x","b":"{\"c\":\"secretvalue\"}"}`} {
+		_, err := Redact([]byte(in), func(_ Field, s []byte) ([]Replacement, error) {
+			if strings.Contains(string(s), "secretvalue") {
+				return nil, errBoom
+			}
+			return nil, nil
+		})
+		if !errors.Is(err, errBoom) {
+			t.Fatalf("got error %v, want %v", err, errBoom)
+		}
+		if strings.Contains(err.Error(), "secretvalue") || !strings.Contains(err.Error(), "offset 13") {
+			t.Fatalf("got error %q, want one naming offset 13 and no content", err)
+		}
+	}
+}
+
+func TestSkips(t *testing.T) {
+	const tok = tokA
+	tests := []struct {
+		name string
+		in   string
+		want string // "" means unchanged
+	}{
+		{"thinking, type first", `[{"type":"thinking","thinking":"SECRET","signature":"SECRET"}]`, ""},
+		{"thinking, type last", `[{"thinking":"SECRET","extra":{"a":["SECRET"]},"signature":"x","type":"thinking"}]`, ""},
+		{"redacted_thinking", `{"content":[{"data":"SECRET","type":"redacted_thinking"}]}`, ""},
+		{"reasoning item", `{"input":[{"id":"rs_1","summary":[{"type":"summary_text","text":"SECRET"}],"encrypted_content":"SECRET","type":"reasoning"}]}`, ""},
+		{"escaped type", `{"thinking":"SECRET","type":"thin\u006bing"}`, ""},
+		{"duplicate type, one opaque", `{"type":"text","t":"SECRET","type":"thinking"}`, ""},
+		{
+			"blocks around thinking",
+			`[{"type":"text","text":"SECRET"},{"thinking":"SECRET","type":"thinking"},{"text":"SECRET"}]`,
+			`[{"type":"text","text":"` + tok + `"},{"thinking":"SECRET","type":"thinking"},{"text":"` + tok + `"}]`,
+		},
+		{"thinking config is not a block", `{"thinking":{"type":"enabled"},"x":"SECRET"}`, `{"thinking":{"type":"enabled"},"x":"` + tok + `"}`},
+		{"signature", `{"signature":"SECRET","x":"SECRET"}`, `{"signature":"SECRET","x":"` + tok + `"}`},
+		{"signature object", `{"signature":{"v":["SECRET"]}}`, ""},
+		{"encrypted_content", `{"encrypted_content":"SECRET"}`, ""},
+		{"thought_signature", `{"thought_signature":"SECRET"}`, ""},
+		{"thoughtSignature", `{"functionCall":{"args":{"c":"SECRET"}},"thoughtSignature":"SECRET"}`, `{"functionCall":{"args":{"c":"` + tok + `"}},"thoughtSignature":"SECRET"}`},
+		{"Anthropic base64 image, data first", `{"source":{"data":"SECRET","media_type":"image/png","type":"base64"}}`, ""},
+		{"Gemini inlineData", `{"inlineData":{"mimeType":"image/png","data":"SECRET"}}`, ""},
+		{"Gemini inline_data", `{"inline_data":{"data":"SECRET","mime_type":"audio/wav"}}`, ""},
+		{"Anthropic text document is scanned", `{"type":"text","media_type":"text/plain","data":"SECRET"}`, `{"type":"text","media_type":"text/plain","data":"` + tok + `"}`},
+		{"data alone is scanned", `{"data":"SECRET"}`, `{"data":"` + tok + `"}`},
+		{"data in nested object of a media object is scanned", `{"media_type":"x","data":"b64","meta":{"data":"SECRET"}}`, `{"media_type":"x","data":"b64","meta":{"data":"` + tok + `"}}`},
+		{"image_url data URL", `{"type":"input_image","image_url":"data:image/png;base64,SECRET"}`, ""},
+		{"image_url.url data URL", `{"image_url":{"url":"data:image/jpeg;base64,SECRET","detail":"low"}}`, ""},
+		{"https URL is scanned", `{"image_url":{"url":"https://x.test/?t=SECRET"}}`, `{"image_url":{"url":"https://x.test/?t=` + tok + `"}}`},
+		{"data URL without base64 is scanned", `{"url":"data:text/plain,SECRET"}`, `{"url":"data:text/plain,` + tok + `"}`},
+		{"file_data data URL", `{"file_data":"data:application/pdf;base64,SECRET"}`, ""},
+		{"file_data without data: is scanned", `{"file_data":"SECRET"}`, `{"file_data":"` + tok + `"}`},
+		{"input_audio data", `{"type":"input_audio","input_audio":{"data":"SECRET","format":"wav"}}`, ""},
+		{"thinking inside nested JSON", `{"arguments":"{\"thinking\":\"SECRET\",\"type\":\"thinking\"}"}`, ""},
+		{"signature inside nested JSON", `{"arguments":"{\"signature\":\"SECRET\",\"x\":\"SECRET\"}"}`, `{"arguments":"{\"signature\":\"SECRET\",\"x\":\"` + tok + `\"}"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := tt.want
+			if want == "" {
+				want = tt.in
+			}
+			r := newSecretsRedactor("SECRET")
+			got, err := Redact([]byte(tt.in), r.fn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != want {
+				t.Fatalf("Redact got %s, want %s", got, want)
+			}
+			// Restore must skip the same values: with a token wherever the secret
+			// was, only the values Redact changed may change back.
+			tokenized := strings.ReplaceAll(tt.in, "SECRET", tok)
+			wantBack := strings.ReplaceAll(want, "SECRET", "\x00")
+			wantBack = strings.ReplaceAll(wantBack, tok, "SECRET")
+			wantBack = strings.ReplaceAll(wantBack, "\x00", tok)
+			back, err := Restore([]byte(tokenized), r.restore)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(back) != wantBack {
+				t.Fatalf("Restore got %s, want %s", back, wantBack)
+			}
+		})
+	}
+}
+
+func TestPaths(t *testing.T) {
+	in := `{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]},` +
+		`{"tool_calls":[{"function":{"arguments":"{\"command\":\"ls\",\"argv\":[\"-l\",{\"k\":\"v\"}]}"}}]},` +
+		`"{\"a\":\"[\\\"deep\\\"]\"}"],"we\"ird.key":"x"}`
+	r := newSecretsRedactor()
+	if _, err := Redact([]byte(in), r.fn); err != nil {
+		t.Fatal(err)
+	}
+	want := []Field{
+		{"model", "model"},
+		{"messages[0].role", "role"},
+		{"messages[0].content[0].type", "type"},
+		{"messages[0].content[0].text", "text"},
+		{"messages[1].tool_calls[0].function.arguments#.command", "command"},
+		{"messages[1].tool_calls[0].function.arguments#.argv[0]", ""},
+		{"messages[1].tool_calls[0].function.arguments#.argv[1].k", "k"},
+		{"messages[2]#.a#[0]", ""},
+		{`we"ird.key`, `we"ird.key`},
+	}
+	if !slices.Equal(r.fields, want) {
+		t.Fatalf("got fields\n%q\nwant\n%q", r.fields, want)
+	}
+}
+
+func TestInvalidJSON(t *testing.T) {
+	inputs := []string{
+		``, ` `, `{`, `}`, `[`, `]`, `{"a"}`, `{"a":}`, `{"a" 1}`, `{1:2}`, `{"a":1,}`, `[1,]`, `[1 2]`,
+		`{"a":1}x`, `{"a":1}{}`, `01`, `1.`, `.5`, `-`, `+1`, `1e`, `1e+`, `-01`, `NaN`, `'a'`,
+		`tru`, `nul`, `falsy`, `"abc`, `"\x"`, "\"a\tb\"", `"\u12"`, `"\u12G4"`, `"\`, "\"a\x00\"",
+		`["a" "b"]`, `{"a":"b" "c":1}`, `[1,,2]`, `{,}`, "\xef\xbb\xbf{}",
+	}
+	for _, in := range inputs {
+		t.Run(fmt.Sprintf("%q", in), func(t *testing.T) {
+			if json.Valid([]byte(in)) {
+				t.Fatalf("test input %q is valid JSON", in)
+			}
+			_, err := Redact([]byte(in), func(Field, []byte) ([]Replacement, error) { return nil, nil })
+			if !errors.Is(err, ErrInvalidJSON) {
+				t.Fatalf("Redact got %v, want ErrInvalidJSON", err)
+			}
+			_, err = Restore([]byte(in+" cloak_"), func(Field, []byte) []byte { return nil })
+			if !errors.Is(err, ErrInvalidJSON) {
+				t.Fatalf("Restore got %v, want ErrInvalidJSON", err)
+			}
+		})
+	}
+	_, err := Redact([]byte(`{"a":"secretvalue",}`), func(Field, []byte) ([]Replacement, error) { return nil, nil })
+	if err == nil || strings.Contains(err.Error(), "secretvalue") || !strings.Contains(err.Error(), "offset 19") {
+		t.Fatalf("got error %v, want one naming offset 19 and no content", err)
+	}
+}
+
+func TestDepth(t *testing.T) {
+	nop := func(Field, []byte) ([]Replacement, error) { return nil, nil }
+	tests := []struct {
+		name    string
+		in      string
+		wantErr error
+	}{
+		{"arrays at the limit", strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth), nil},
+		{"arrays past the limit", strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1), ErrTooDeep},
+		{"objects past the limit", strings.Repeat(`{"a":`, MaxDepth+1) + "1" + strings.Repeat("}", MaxDepth+1), ErrTooDeep},
+		{"unclosed and deep", strings.Repeat(`[{"a":`, 1<<20), ErrTooDeep},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Redact([]byte(tt.in), nop)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Redact got %v, want %v", err, tt.wantErr)
+			}
+			_, err = Restore([]byte(tt.in+"cloak_"), func(Field, []byte) []byte { return nil })
+			if tt.wantErr == nil {
+				tt.wantErr = ErrInvalidJSON // the suffix makes it invalid
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Restore got %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// stringify returns v as a JSON string literal, escaped like AppendEscaped.
+func stringify(v string) string {
+	return `"` + string(AppendEscaped(nil, []byte(v))) + `"`
+}
+
+func TestNestingLimit(t *testing.T) {
+	// A secret MaxNesting+2 levels of JSON text deep is still seen, as text.
+	doc := `{"k":"SECRET"}`
+	for range MaxNesting + 2 {
+		doc = `{"k":` + stringify(doc) + `}`
+	}
+	r := newSecretsRedactor("SECRET")
+	got, err := Redact([]byte(doc), r.fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(got) || strings.Contains(string(got), "SECRET") {
+		t.Fatalf("got %s, want valid JSON without the secret", got)
+	}
+	wantPath := strings.Repeat("k#.", MaxNesting) + "k"
+	if len(r.fields) != 1 || r.fields[0].Path != wantPath {
+		t.Fatalf("got fields %q, want one at %q", r.fields, wantPath)
+	}
+	back, err := Restore(got, r.restore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalDocs(t, back, []byte(doc))
+}
+
+func TestRestore(t *testing.T) {
+	const value = "line1\n\"quoted\" back\\slash\ttab\x01</>&é"
+	values := map[string]string{"cloak_t_a": value, "cloak_t_b": "plain"}
+	fn := func(_ Field, s []byte) []byte {
+		out := string(s)
+		for k, v := range values {
+			out = strings.ReplaceAll(out, k, v)
+		}
+		if out == string(s) {
+			return nil
+		}
+		return []byte(out)
+	}
+	escaped := `line1\n\"quoted\" back\\slash\ttab\u0001</>&é`
+	tests := []struct {
+		name string
+		in   string
+		want string // "" means the body itself
+	}{
+		{"no marker", `{"a":"b\u00e9"}`, ""},
+		{"marker only in a key", `{"cloak_t_a":"b"}`, ""},
+		{"unknown token", `{"a":"cloak_t_zzz"}`, ""},
+		{"plain", `{"a" : "v=cloak_t_a;", "b":"\u00e9"}`, `{"a" : "v=` + escaped + `;", "b":"\u00e9"}`},
+		{"literal re-encoded whole", `["\u00e9 cloak_t_b \/"]`, `["é plain /"]`},
+		{"thinking kept", `[{"thinking":"cloak_t_a","type":"thinking"},{"text":"cloak_t_b"}]`, `[{"thinking":"cloak_t_a","type":"thinking"},{"text":"plain"}]`},
+		{"signature kept", `{"signature":"cloak_t_a"}`, ""},
+		{
+			"nested arguments",
+			`{"arguments":"{\"content\":\"cloak_t_a\",\"n\":1}"}`,
+			`{"arguments":` + stringify(`{"content":"`+escaped+`","n":1}`) + `}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := []byte(tt.in)
+			got, err := Restore(in, fn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want == "" {
+				if !sameSlice(got, in) {
+					t.Fatalf("got %s, want the body itself", got)
+				}
+				return
+			}
+			if string(got) != tt.want {
+				t.Fatalf("got %s, want %s", got, tt.want)
+			}
+			if !json.Valid(got) {
+				t.Fatalf("got invalid JSON %s", got)
+			}
+		})
+	}
+}
+
+// TestRestoreNestedValue checks that a value restored two levels deep decodes back
+// exactly.
+func TestRestoreNestedValue(t *testing.T) {
+	value := pemDecoded + "\n\"q\" \\ \x7f"
+	inner := `{"old_string":"cloak_t_a","file":"a.go"}`
+	body := `{"tool_calls":[{"function":{"arguments":` + stringify(`{"edits":[`+stringify(inner)+`]}`) + `}}]}`
+	got, err := Restore([]byte(body), func(_ Field, s []byte) []byte {
+		return []byte(strings.ReplaceAll(string(s), "cloak_t_a", value))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outer struct {
+		ToolCalls []struct {
+			Function struct{ Arguments string }
+		} `json:"tool_calls"`
+	}
+	if err := json.Unmarshal(got, &outer); err != nil {
+		t.Fatalf("outer: %v in %s", err, got)
+	}
+	var args struct{ Edits []string }
+	if err := json.Unmarshal([]byte(outer.ToolCalls[0].Function.Arguments), &args); err != nil {
+		t.Fatalf("arguments: %v", err)
+	}
+	var edit struct {
+		OldString string `json:"old_string"`
+		File      string
+	}
+	if err := json.Unmarshal([]byte(args.Edits[0]), &edit); err != nil {
+		t.Fatalf("edit: %v", err)
+	}
+	if edit.OldString != value || edit.File != "a.go" {
+		t.Fatalf("got %q, %q, want %q, %q", edit.OldString, edit.File, value, "a.go")
+	}
+}
+
+func TestAppendEscaped(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"empty", "", ""},
+		{"plain", "abc xyz", "abc xyz"},
+		{"quote and backslash", `a"b\c`, `a\"b\\c`},
+		{"short escapes", "\n\r\t\b\f", `\n\r\t\b\f`},
+		{"other controls", "\x00\x1f\x0b", `\u0000\u001f\u000b`},
+		{"html and unicode kept", "<a>&é\u2028", "<a>&é\u2028"},
+		{"invalid UTF-8 kept", "\xff\xfe", "\xff\xfe"},
+		{"DEL kept", "\x7f", "\x7f"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := string(AppendEscaped([]byte("pre:"), []byte(tt.in)))
+			if got != "pre:"+tt.want {
+				t.Fatalf("got %q, want %q", got, "pre:"+tt.want)
+			}
+			var dec string
+			if err := json.Unmarshal([]byte(`"`+tt.want+`"`), &dec); err != nil {
+				t.Fatalf("not a valid literal: %v", err)
+			}
+		})
+	}
+}
+
+func TestModel(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"first", `{"model":"claude-sonnet-4-5","max_tokens":1}`, "claude-sonnet-4-5"},
+		{"after nested values", `{"a":{"b":["}{,]",1,{"c":null}]},"n":-1.5e3, "t":true ,"model" : "gpt-5"}`, "gpt-5"},
+		{"escaped", `{"mod\u0065l":"a\u0062"}`, "ab"},
+		{"missing", `{"a":1}`, ""},
+		{"nested only", `{"a":{"model":"x"}}`, ""},
+		{"not a string", `{"model":5}`, ""},
+		{"array body", `[{"model":"x"}]`, ""},
+		{"garbage", `{"a":`, ""},
+		{"empty", ``, ""},
+		{"too long", `{"model":"` + strings.Repeat("m", 300) + `"}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Model([]byte(tt.in)); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// Planted values in testdata: secrets must be replaced, canaries (in skipped values)
+// must never reach the callback.
+var (
+	plantedSecrets = []string{
+		"AKIAIOSFODNN7EXAMPLE",
+		"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+		"ghp_FAKEfakeFAKEfakeFAKEfakeFAKEfake1234",
+		"sk_live_FAKEfakeFAKEfake0123456789",
+		"sk-proj-FAKEfakeFAKEfakeFAKEfake0123",
+		"hunter2-FAKE-PW-77",
+		"Pa55w0rdDBsecret9",
+		"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKEAAAAJgAAAAA\n-----END OPENSSH PRIVATE KEY-----",
+	}
+	wantPaths = map[string][]string{
+		"anthropic_messages.json": {
+			"messages[0].content[0].text",
+			"messages[1].content[3].input.command",
+			"messages[2].content[1].content[0].text",
+			"messages[2].content[2].content#.env.DATABASE_URL",
+			"messages[2].content[4].source.data",
+		},
+		"openai_chat.json": {
+			"messages[1].content[0].text",
+			"messages[1].content[2].image_url.url",
+			"messages[2].tool_calls[0].function.arguments#.content#.stripe_key",
+			"messages[2].tool_calls[1].function.arguments#.command",
+			"messages[4].content#.note",
+		},
+		"openai_responses.json": {
+			"input[1].content[0].text",
+			"input[3].arguments#.command[2]",
+			"input[4].output#.output",
+		},
+		"gemini_generate.json": {
+			"contents[0].parts[0].text",
+			"contents[1].parts[1].functionCall.args.description",
+			"contents[2].parts[0].functionResponse.response.output",
+		},
+	}
+)
+
+func TestProviderBodies(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.json")
+	if err != nil || len(files) != len(wantPaths) {
+		t.Fatalf("got %d testdata files (%v), want %d", len(files), err, len(wantPaths))
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			in, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := newSecretsRedactor(plantedSecrets...)
+			out, err := Redact(in, r.fn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !json.Valid(out) {
+				t.Fatalf("got invalid JSON")
+			}
+			for _, s := range r.seen {
+				if strings.Contains(s, "CANARY") {
+					t.Fatalf("callback saw skipped value %q", s)
+				}
+			}
+			if got, want := strings.Count(string(out), "CANARY"), strings.Count(string(in), "CANARY"); got != want || want == 0 {
+				t.Fatalf("got %d canaries, want %d (> 0)", got, want)
+			}
+			replaced := 0
+			for _, s := range allStrings(t, out) {
+				for _, sec := range plantedSecrets {
+					if strings.Contains(s, sec) {
+						t.Fatalf("secret %.8q... left in %q", sec, s)
+					}
+				}
+				replaced += strings.Count(s, "cloak_test_")
+			}
+			if replaced == 0 {
+				t.Fatal("nothing replaced")
+			}
+			checkFidelity(t, in, out, func(orig string) bool {
+				for _, sec := range plantedSecrets {
+					if strings.Contains(orig, sec) {
+						return true
+					}
+				}
+				return false
+			})
+			seen := map[string]bool{}
+			for _, f := range r.fields {
+				seen[f.Path] = true
+				if !strings.HasSuffix(f.Path, f.Key) {
+					t.Fatalf("key %q is not the end of path %q", f.Key, f.Path)
+				}
+			}
+			for _, p := range wantPaths[filepath.Base(file)] {
+				if !seen[p] {
+					t.Errorf("path %q not seen", p)
+				}
+			}
+			back, err := Restore(out, r.restore)
+			if err != nil {
+				t.Fatal(err)
+			}
+			equalDocs(t, back, in)
+			if got, want := Model(in), modelOf(t, in); got != want {
+				t.Fatalf("Model got %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func modelOf(t *testing.T, b []byte) string {
+	var v struct{ Model string }
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v.Model
+}
