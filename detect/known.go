@@ -1,0 +1,256 @@
+package detect
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// DefaultKnownMinLen is the shortest value a KnownSet holds when NewKnownSet is given
+// a length <= 0.
+const DefaultKnownMinLen = 8
+
+// KnownSet finds exact occurrences of known secret values (values the vault already
+// holds) anywhere in a text, with no pattern: a secret restored to an agent comes back
+// in later prompts in contexts no rule matches.
+//
+// Values are indexed by their first bytes (up to 8) in a hash table guarded by a bit
+// filter, so Scan costs one filter probe per input byte whatever the number of values.
+// Scan works on an immutable snapshot of the index; Add records values under a mutex
+// and the next Scan publishes a new snapshot. Rebuilds are incremental: new values go
+// to a small table that is merged into the main one once it grows past a quarter of
+// it. A KnownSet is safe for concurrent use, Add while Scan runs included, and never
+// prints its values.
+type KnownSet struct {
+	minLen int
+	keyLen int    // bytes of a value's index key: min(8, minLen)
+	mask   uint64 // keeps keyLen bytes of a little-endian load
+
+	mu      sync.Mutex
+	entries []knownEntry       // append-only; guarded by mu
+	all     map[uint64][]int32 // every entry by key, for dedupe; guarded by mu
+	count   atomic.Int64       // len(entries), readable without mu
+	idx     atomic.Pointer[knownIndex]
+}
+
+type knownEntry struct {
+	value       []byte
+	class, rule string
+}
+
+// knownIndex is an immutable snapshot of a KnownSet, except for filter, which only
+// ever gains bits (atomically) while its size stays the same.
+type knownIndex struct {
+	n       int          // entries covered
+	baseN   int          // entries in base; entries[baseN:n] are in recent
+	entries []knownEntry // entries[:n]
+	shift   uint         // 64 - log2(filter bits)
+	filter  []atomic.Uint64
+	base    map[uint64][]int32 // key -> entry indexes, longest value first
+	recent  map[uint64][]int32
+}
+
+const (
+	filterBitsPerValue = 128     // filter size target: under 1% false probes
+	minFilterBits      = 1 << 17 // 16 KiB
+	hashMul            = 0x9E3779B97F4A7C15
+)
+
+// NewKnownSet returns an empty set that ignores values shorter than minLen bytes
+// (DefaultKnownMinLen when minLen <= 0).
+func NewKnownSet(minLen int) *KnownSet {
+	if minLen <= 0 {
+		minLen = DefaultKnownMinLen
+	}
+	kl := min(8, minLen)
+	return &KnownSet{
+		minLen: minLen,
+		keyLen: kl,
+		mask:   ^uint64(0) >> (64 - 8*kl),
+		all:    map[uint64][]int32{},
+	}
+}
+
+// key returns the index key of the value (or text) starting at b: its first keyLen
+// bytes, little-endian. len(b) must be >= keyLen.
+func (k *KnownSet) key(b []byte) uint64 {
+	if len(b) >= 8 {
+		return binary.LittleEndian.Uint64(b) & k.mask
+	}
+	var buf [8]byte
+	copy(buf[:], b[:k.keyLen])
+	return binary.LittleEndian.Uint64(buf[:]) & k.mask
+}
+
+// Add records a copy of value, reported with class and ruleID when found. Values
+// shorter than the set's minimum length, and values already held, are ignored.
+func (k *KnownSet) Add(value []byte, class, ruleID string) {
+	if len(value) < k.minLen {
+		return
+	}
+	key := k.key(value)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, i := range k.all[key] {
+		if bytes.Equal(k.entries[i].value, value) {
+			return
+		}
+	}
+	k.all[key] = append(k.all[key], int32(len(k.entries)))
+	k.entries = append(k.entries, knownEntry{value: bytes.Clone(value), class: class, rule: ruleID})
+	k.count.Store(int64(len(k.entries)))
+}
+
+// Len returns the number of distinct values held.
+func (k *KnownSet) Len() int { return int(k.count.Load()) }
+
+// String describes the set without its values.
+func (k *KnownSet) String() string { return fmt.Sprintf("detect.KnownSet(%d values)", k.Len()) }
+
+// Format prints the String form for every verb, so values never reach fmt output.
+func (k *KnownSet) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.String())) }
+
+// snapshot returns an index covering every value added so far.
+func (k *KnownSet) snapshot() *knownIndex {
+	idx := k.idx.Load()
+	if idx != nil && int64(idx.n) == k.count.Load() {
+		return idx
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	idx = k.idx.Load()
+	if idx != nil && idx.n == len(k.entries) {
+		return idx
+	}
+	idx = k.build(idx)
+	k.idx.Store(idx)
+	return idx
+}
+
+// build returns a new index over k.entries, reusing old where it can. k.mu is held.
+func (k *KnownSet) build(old *knownIndex) *knownIndex {
+	n := len(k.entries)
+	entries := k.entries[:n:n]
+	fbits := filterSize(n)
+	if old == nil || len(old.filter)*64 < n*filterBitsPerValue/4 || n-old.baseN > 256+old.baseN/4 {
+		idx := &knownIndex{n: n, baseN: n, entries: entries, shift: uint(64 - bits.TrailingZeros(uint(fbits)))}
+		idx.filter = make([]atomic.Uint64, fbits/64)
+		idx.base = k.table(entries, 0, n, nil, idx)
+		return idx
+	}
+	idx := &knownIndex{n: n, baseN: old.baseN, entries: entries, shift: old.shift, filter: old.filter, base: old.base}
+	idx.recent = k.table(entries, old.n, n, old.recent, idx)
+	return idx
+}
+
+// table returns a copy of prev plus entries[from:to] by key, longest value first, and
+// sets their filter bits in idx.
+func (k *KnownSet) table(entries []knownEntry, from, to int, prev map[uint64][]int32, idx *knownIndex) map[uint64][]int32 {
+	m := make(map[uint64][]int32, len(prev)+to-from)
+	for key, list := range prev {
+		m[key] = list
+	}
+	for i := from; i < to; i++ {
+		key := k.key(entries[i].value)
+		list := slices.Clone(m[key])
+		list = append(list, int32(i))
+		slices.SortStableFunc(list, func(a, b int32) int { return len(entries[b].value) - len(entries[a].value) })
+		m[key] = list
+		h := (key * hashMul) >> idx.shift
+		idx.filter[h>>6].Or(1 << (h & 63))
+	}
+	return m
+}
+
+func filterSize(n int) int {
+	size := minFilterBits
+	for size < n*filterBitsPerValue && size < 1<<30 {
+		size <<= 1
+	}
+	return size
+}
+
+// knownMatch is a value found at a position.
+type knownMatch struct {
+	start, end int
+	entry      int32
+}
+
+// Scan returns every occurrence of a held value in input, sorted by Start and
+// non-overlapping; on overlap the longer occurrence wins. RuleID and Class are those
+// given to Add. It allocates nothing when input holds no value.
+func (k *KnownSet) Scan(input []byte) []Finding {
+	if len(input) < k.minLen || k.count.Load() == 0 {
+		return nil
+	}
+	idx := k.snapshot()
+	var found []knownMatch
+	shift, filter, mask := idx.shift, idx.filter, k.mask
+	last := len(input) - k.minLen
+	fast := min(last, len(input)-8)
+	i := 0
+	for ; i <= fast; i++ {
+		key := binary.LittleEndian.Uint64(input[i:]) & mask
+		h := (key * hashMul) >> shift
+		if filter[h>>6].Load()&(1<<(h&63)) != 0 {
+			found = idx.add(found, input, i, key)
+		}
+	}
+	for ; i <= last; i++ { // the last few positions, fewer than 8 bytes left
+		key := k.key(input[i:])
+		h := (key * hashMul) >> shift
+		if filter[h>>6].Load()&(1<<(h&63)) != 0 {
+			found = idx.add(found, input, i, key)
+		}
+	}
+	return idx.resolve(found)
+}
+
+// add appends the longest held value at input[i:], unless it lies inside the
+// previous occurrence.
+func (idx *knownIndex) add(found []knownMatch, input []byte, i int, key uint64) []knownMatch {
+	e, ok := idx.match(input, i, key)
+	if !ok {
+		return found
+	}
+	end := i + len(idx.entries[e].value)
+	if n := len(found); n > 0 && found[n-1].start <= i && end <= found[n-1].end {
+		return found
+	}
+	return append(found, knownMatch{start: i, end: end, entry: e})
+}
+
+// match returns the longest held value that occurs at input[i:].
+func (idx *knownIndex) match(input []byte, i int, key uint64) (int32, bool) {
+	for _, m := range [2]map[uint64][]int32{idx.base, idx.recent} {
+		for _, e := range m[key] {
+			if v := idx.entries[e].value; bytes.HasPrefix(input[i:], v) {
+				return e, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// resolve keeps the longest of overlapping occurrences and returns findings by Start.
+func (idx *knownIndex) resolve(found []knownMatch) []Finding {
+	if len(found) == 0 {
+		return nil
+	}
+	kept := keepBest(found, func(m knownMatch) (int, int) { return m.start, m.end }, func(a, b knownMatch) int {
+		if la, lb := a.end-a.start, b.end-b.start; la != lb {
+			return lb - la
+		}
+		return a.start - b.start
+	})
+	out := make([]Finding, len(kept))
+	for i, m := range kept {
+		e := &idx.entries[m.entry]
+		out[i] = Finding{RuleID: e.rule, Class: e.class, Start: m.start, End: m.end}
+	}
+	return out
+}
