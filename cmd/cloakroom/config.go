@@ -1,0 +1,223 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cloakroom/cloakroom/proxy"
+)
+
+// Defaults of `cloakroom serve`.
+const (
+	defaultListen    = "127.0.0.1:8080"
+	defaultAdmin     = "127.0.0.1:9090"
+	defaultCacheSize = 10000
+	defaultLogLevel  = "info"
+	defaultLogFormat = "text"
+)
+
+// fileConfig is the YAML schema of --config. Pointer fields tell "unset" from "zero".
+type fileConfig struct {
+	Listen       *string  `yaml:"listen"`
+	Admin        *string  `yaml:"admin"`
+	DataDir      *string  `yaml:"data_dir"`
+	UpstreamCA   []string `yaml:"upstream_ca"`
+	MaxBodyBytes *int64   `yaml:"max_body_bytes"`
+	Hosts        struct {
+		Intercept []string `yaml:"intercept"`
+		Add       []string `yaml:"add"`
+		Other     *string  `yaml:"other"`
+	} `yaml:"hosts"`
+	Redis struct {
+		URL    *string `yaml:"url"`
+		Prefix *string `yaml:"prefix"`
+	} `yaml:"redis"`
+	CacheSize *int `yaml:"cache_size"`
+	Log       struct {
+		Level  *string `yaml:"level"`
+		Format *string `yaml:"format"`
+	} `yaml:"log"`
+	AuditLog *string `yaml:"audit_log"`
+}
+
+// serveConfig is the resolved configuration of `cloakroom serve`.
+type serveConfig struct {
+	Listen       string
+	Admin        string
+	DataDir      string
+	UpstreamCA   []string
+	MaxBodyBytes int64
+	Intercept    []string
+	OtherHosts   string
+	RedisURL     string
+	RedisPrefix  string
+	CacheSize    int
+	LogLevel     string
+	LogFormat    string
+	AuditLog     string
+}
+
+// stringList is a repeatable or comma-separated flag.
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+
+func (s *stringList) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*s = append(*s, part)
+		}
+	}
+	return nil
+}
+
+// parseServe reads flags, then the YAML file they name, and merges: flags set on the
+// command line win over the file, the file wins over defaults.
+func parseServe(args []string) (serveConfig, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var (
+		cfgPath    = fs.String("config", "", "YAML config file (see configs/cloakroom.yaml)")
+		listen     = fs.String("listen", defaultListen, "proxy listen address")
+		admin      = fs.String("admin", defaultAdmin, "admin listen address (/healthz, /readyz, /metrics)")
+		dataDir    = fs.String("data-dir", defaultDataDir(), "data directory (CA, master key, embedded store, audit log)")
+		maxBody    = fs.Int64("max-body-bytes", proxy.DefaultMaxBodyBytes, "largest request body scanned, in bytes; larger ones are refused with 413")
+		other      = fs.String("other-hosts", string(proxy.Tunnel), "what to do with hosts that are not intercepted: tunnel or block")
+		redisURL   = fs.String("redis", "", "Redis URL (redis:// or rediss://) for a store shared by replicas; empty = embedded store in the data dir")
+		redisPfx   = fs.String("redis-prefix", "cloakroom:", "prefix of every Redis key")
+		cacheSize  = fs.Int("cache-size", defaultCacheSize, "entries in the in-memory token cache")
+		logLevel   = fs.String("log-level", defaultLogLevel, "debug, info, warn or error")
+		logFormat  = fs.String("log-format", defaultLogFormat, "text or json")
+		auditLog   = fs.String("audit-log", "", "audit log file (JSON lines); default <data-dir>/audit.jsonl, '-' for stdout")
+		upstreamCA stringList
+		intercept  stringList
+	)
+	fs.Var(&upstreamCA, "upstream-ca", "extra PEM CA file trusted for upstream TLS (repeatable)")
+	fs.Var(&intercept, "intercept", "extra host to intercept, e.g. llm.internal.example or *.example.ai (repeatable, comma-separated)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: cloakroom serve [flags]\n\nRuns the proxy. Every flag can also be set in the --config file.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return serveConfig{}, err
+	}
+	if fs.NArg() > 0 {
+		return serveConfig{}, fmt.Errorf("serve takes no arguments, got %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	var fc fileConfig
+	if *cfgPath != "" {
+		b, err := os.ReadFile(*cfgPath)
+		if err != nil {
+			return serveConfig{}, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
+			return serveConfig{}, fmt.Errorf("config %s: %w", *cfgPath, err)
+		}
+	}
+	pick := func(name string, flagVal string, fileVal *string) string {
+		if !set[name] && fileVal != nil {
+			return *fileVal
+		}
+		return flagVal
+	}
+	c := serveConfig{
+		Listen:       pick("listen", *listen, fc.Listen),
+		Admin:        pick("admin", *admin, fc.Admin),
+		DataDir:      pick("data-dir", *dataDir, fc.DataDir),
+		OtherHosts:   pick("other-hosts", *other, fc.Hosts.Other),
+		RedisURL:     pick("redis", *redisURL, fc.Redis.URL),
+		RedisPrefix:  pick("redis-prefix", *redisPfx, fc.Redis.Prefix),
+		LogLevel:     pick("log-level", *logLevel, fc.Log.Level),
+		LogFormat:    pick("log-format", *logFormat, fc.Log.Format),
+		AuditLog:     pick("audit-log", *auditLog, fc.AuditLog),
+		MaxBodyBytes: *maxBody,
+		CacheSize:    *cacheSize,
+	}
+	if !set["max-body-bytes"] && fc.MaxBodyBytes != nil {
+		c.MaxBodyBytes = *fc.MaxBodyBytes
+	}
+	if !set["cache-size"] && fc.CacheSize != nil {
+		c.CacheSize = *fc.CacheSize
+	}
+	c.UpstreamCA = append(append([]string{}, fc.UpstreamCA...), upstreamCA...)
+	if fc.Hosts.Intercept != nil {
+		c.Intercept = append([]string{}, fc.Hosts.Intercept...)
+	} else {
+		c.Intercept = append([]string{}, proxy.DefaultIntercept...)
+	}
+	c.Intercept = append(append(c.Intercept, fc.Hosts.Add...), intercept...)
+	c.DataDir = expandHome(c.DataDir)
+	if c.AuditLog == "" {
+		c.AuditLog = filepath.Join(c.DataDir, "audit.jsonl")
+	}
+	return c, c.validate()
+}
+
+func (c serveConfig) validate() error {
+	var errs []error
+	if c.Listen == "" {
+		errs = append(errs, errors.New("listen: an address is required"))
+	}
+	if c.Admin == "" {
+		errs = append(errs, errors.New("admin: an address is required"))
+	}
+	if c.Listen != "" && c.Listen == c.Admin {
+		errs = append(errs, errors.New("listen and admin must differ"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir: no directory given and no home directory found"))
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max_body_bytes must be positive, got %d", c.MaxBodyBytes))
+	}
+	if c.CacheSize <= 0 {
+		errs = append(errs, fmt.Errorf("cache_size must be positive, got %d", c.CacheSize))
+	}
+	if c.OtherHosts != string(proxy.Tunnel) && c.OtherHosts != string(proxy.Block) {
+		errs = append(errs, fmt.Errorf("other hosts must be tunnel or block, got %q", c.OtherHosts))
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
+		errs = append(errs, errors.New("redis: URL must start with redis://, rediss:// or unix://"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log level must be debug, info, warn or error, got %q", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log format must be text or json, got %q", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// defaultDataDir is $XDG_DATA_HOME/cloakroom, else ~/.local/share/cloakroom.
+func defaultDataDir() string {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "cloakroom")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".local", "share", "cloakroom")
+}
+
+func expandHome(p string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, strings.TrimPrefix(p, "~"))
+		}
+	}
+	return p
+}

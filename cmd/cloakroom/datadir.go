@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cloakroom/cloakroom/proxy"
+	"github.com/cloakroom/cloakroom/tokenize"
+)
+
+// Files in the data directory.
+const (
+	caCertFile    = "ca.pem"
+	caKeyFile     = "ca-key.pem"
+	masterKeyFile = "master.key"
+	bundleFile    = "ca-bundle.pem"
+	storeFile     = "vault.db"
+)
+
+// dataDir holds what `serve` keeps on disk.
+type dataDir struct {
+	path    string
+	ca      *proxy.CA
+	master  []byte
+	created bool // the CA was made on this start
+}
+
+// openDataDir creates the directory (0700) and, on first start, the CA, its key and
+// the master key (0600), then loads them.
+func openDataDir(path string) (*dataDir, error) {
+	if err := os.MkdirAll(path, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	d := &dataDir{path: path}
+	certPath, keyPath := d.file(caCertFile), d.file(caKeyFile)
+	if !exists(certPath) && !exists(keyPath) {
+		certPEM, keyPEM, err := proxy.GenerateCA("cloakroom local CA")
+		if err != nil {
+			return nil, err
+		}
+		if err := writeNew(keyPath, keyPEM, 0o600); err != nil {
+			return nil, err
+		}
+		if err := writeNew(certPath, certPEM, 0o644); err != nil {
+			return nil, err
+		}
+		d.created = true
+	}
+	certPEM, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, fmt.Errorf("read CA certificate: %w", err)
+	}
+	keyPEM, err := readPrivate(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	if d.ca, err = proxy.NewCA(certPEM, keyPEM); err != nil {
+		return nil, fmt.Errorf("%s: %w", certPath, err)
+	}
+	if d.master, err = loadOrCreateMasterKey(d.file(masterKeyFile)); err != nil {
+		return nil, err
+	}
+	if err := d.writeBundle(certPEM); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *dataDir) file(name string) string { return filepath.Join(d.path, name) }
+
+func loadOrCreateMasterKey(path string) ([]byte, error) {
+	if !exists(path) {
+		key, err := tokenize.GenerateMasterKey()
+		if err != nil {
+			return nil, err
+		}
+		if err := writeNew(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	b, err := readPrivate(path)
+	if err != nil {
+		return nil, err
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(key) != 32 {
+		return nil, fmt.Errorf("master key %s: want 32 random bytes written as base64", path)
+	}
+	return key, nil
+}
+
+// readPrivate reads a key file and refuses one that others can read.
+func readPrivate(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("key file %s has mode %v: it must be readable by its owner only (chmod 600)", path, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	return b, nil
+}
+
+func writeNew(path string, b []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if _, err := f.Write(b); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// systemBundles are where Linux distributions and macOS keep their root bundles.
+var systemBundles = []string{
+	"/etc/ssl/certs/ca-certificates.crt",
+	"/etc/pki/tls/certs/ca-bundle.crt",
+	"/etc/ssl/ca-bundle.pem",
+	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+	"/etc/ssl/cert.pem",
+}
+
+// writeBundle writes system roots plus our CA, for SSL_CERT_FILE and friends: pointing
+// them at our CA alone would make every other host fail.
+func (d *dataDir) writeBundle(caPEM []byte) error {
+	var buf bytes.Buffer
+	sources := systemBundles
+	if f := os.Getenv("SSL_CERT_FILE"); f != "" && f != d.file(bundleFile) {
+		sources = append([]string{f}, sources...)
+	}
+	for _, p := range sources {
+		if b, err := os.ReadFile(p); err == nil && len(b) > 0 {
+			buf.Write(b)
+			if !bytes.HasSuffix(b, []byte("\n")) {
+				buf.WriteByte('\n')
+			}
+			break
+		}
+	}
+	buf.WriteString("# cloakroom local CA\n")
+	buf.Write(caPEM)
+	if err := os.WriteFile(d.file(bundleFile)+".tmp", buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write CA bundle: %w", err)
+	}
+	return os.Rename(d.file(bundleFile)+".tmp", d.file(bundleFile))
+}
+
+// envLines are the shell exports an agent needs to go through cloakroom.
+func envLines(listen, dir string) []string {
+	proxyURL := "http://" + listen
+	ca := filepath.Join(dir, caCertFile)
+	bundle := filepath.Join(dir, bundleFile)
+	return []string{
+		"export HTTPS_PROXY=" + proxyURL,
+		"export HTTP_PROXY=" + proxyURL,
+		"export NO_PROXY=localhost,127.0.0.1,::1",
+		"export NODE_EXTRA_CA_CERTS=" + ca,
+		"export SSL_CERT_FILE=" + bundle,
+		"export REQUESTS_CA_BUNDLE=" + bundle,
+		"export CODEX_CA_CERTIFICATE=" + bundle,
+	}
+}

@@ -1,0 +1,270 @@
+// Command cloakroom runs the cloakroom proxy and its helper commands.
+//
+//	cloakroom serve [flags]     run the proxy (zero config: loopback, embedded store)
+//	cloakroom env [flags]       print the environment an agent needs
+//	cloakroom version           print the version
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cloakroom/cloakroom/detect"
+	"github.com/cloakroom/cloakroom/internal/audit"
+	"github.com/cloakroom/cloakroom/internal/redactlog"
+	"github.com/cloakroom/cloakroom/proxy"
+	"github.com/cloakroom/cloakroom/tokenize"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage: cloakroom <command> [flags]
+
+commands:
+  serve     run the proxy (zero config: 127.0.0.1:8080, admin 127.0.0.1:9090, embedded store)
+  env       print the environment lines an agent needs to use the proxy
+  version   print the version
+
+Run 'cloakroom <command> -h' for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		err = serve(ctx, args[1:], stderr)
+	case "env":
+		err = envCmd(args[1:], stdout)
+	case "version":
+		fmt.Fprintln(stdout, "cloakroom", version)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "cloakroom: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "cloakroom:", err)
+		return 1
+	}
+	return 0
+}
+
+func envCmd(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("env", flag.ContinueOnError)
+	listen := fs.String("listen", defaultListen, "the proxy's listen address")
+	dir := fs.String("data-dir", defaultDataDir(), "the proxy's data directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for _, l := range envLines(*listen, expandHome(*dir)) {
+		fmt.Fprintln(stdout, l)
+	}
+	return nil
+}
+
+func newLogger(cfg serveConfig, w io.Writer, det *detect.Detector) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	// Second line of defence: whatever the catalog recognises never reaches the log.
+	return slog.New(redactlog.New(h, func(s []byte) [][2]int {
+		fs := det.Scan(s)
+		spans := make([][2]int, len(fs))
+		for i, f := range fs {
+			spans[i] = [2]int{f.Start, f.End}
+		}
+		return spans
+	}))
+}
+
+// serve runs the proxy until ctx ends.
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, err := parseServe(args)
+	if err != nil {
+		return err
+	}
+	det, err := detect.New(detect.Config{})
+	if err != nil {
+		return fmt.Errorf("detection rules: %w", err)
+	}
+	log := newLogger(cfg, stderr, det)
+
+	dir, err := openDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	roots, err := upstreamRoots(cfg.UpstreamCA)
+	if err != nil {
+		return err
+	}
+	keys, err := tokenize.NewKeys(dir.master)
+	if err != nil {
+		return err
+	}
+	clear(dir.master)
+	store, closeStore, err := openStore(ctx, cfg, dir)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	vault, err := tokenize.NewVault(tokenize.VaultConfig{Keys: keys, Store: store, CacheSize: cfg.CacheSize})
+	if err != nil {
+		return err
+	}
+	auditW, err := openAudit(cfg.AuditLog)
+	if err != nil {
+		return err
+	}
+	defer auditW.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p, err := proxy.New(proxy.Config{
+		Intercept:       cfg.Intercept,
+		OtherHosts:      proxy.OtherHosts(cfg.OtherHosts),
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		UpstreamRootCAs: roots,
+		CA:              dir.ca,
+	}, proxy.Deps{
+		Detector: det, Known: detect.NewKnownSet(0), Vault: vault,
+		Audit: auditW, Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	n, err := p.LoadKnown(ctx)
+	if err != nil {
+		return err
+	}
+
+	proxyLn, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("proxy listener: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.Admin)
+	if err != nil {
+		proxyLn.Close()
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	proxySrv := &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	adminSrv := &http.Server{Handler: p.AdminHandler(reg), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- proxySrv.Serve(proxyLn) }()
+	go func() { errc <- adminSrv.Serve(adminLn) }()
+
+	log.Info("cloakroom serving", "proxy", proxyLn.Addr().String(), "admin", adminLn.Addr().String(),
+		"data_dir", cfg.DataDir, "store", storeName(cfg), "known_values", n,
+		"intercepted_hosts", len(cfg.Intercept), "other_hosts", cfg.OtherHosts)
+	if dir.created {
+		fmt.Fprintf(stderr, "\nA new CA was created in %s. Point agents at cloakroom with:\n\n  %s\n\n(the same lines: cloakroom env)\n\n",
+			cfg.DataDir, strings.Join(envLines(proxyLn.Addr().String(), cfg.DataDir), "\n  "))
+	}
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		log.Error("listener stopped", "err", err)
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = adminSrv.Shutdown(shutCtx)
+	_ = proxySrv.Shutdown(shutCtx)
+	log.Info("cloakroom stopped")
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func storeName(cfg serveConfig) string {
+	if cfg.RedisURL != "" {
+		return "redis"
+	}
+	return "embedded"
+}
+
+// openStore opens Redis when configured, else the embedded store in the data dir.
+func openStore(ctx context.Context, cfg serveConfig, dir *dataDir) (tokenize.Store, func(), error) {
+	if cfg.RedisURL == "" {
+		s, err := tokenize.OpenBolt(dir.file(storeFile))
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, func() { _ = s.Close() }, nil
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, nil, errors.New("redis: the URL does not parse (redis://[user:password@]host:port/db)")
+	}
+	client := redis.NewClient(opts)
+	s := tokenize.NewRedisStore(client, cfg.RedisPrefix)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.Ping(pctx); err != nil {
+		_ = client.Close()
+		return nil, nil, fmt.Errorf("redis at %s does not answer: %w", opts.Addr, err)
+	}
+	return s, func() { _ = s.Close() }, nil
+}
+
+func openAudit(path string) (*audit.Writer, error) {
+	if path == "-" {
+		return audit.New(os.Stdout), nil
+	}
+	return audit.Open(path)
+}
+
+// upstreamRoots returns the system roots (SSL_CERT_FILE honoured by crypto/x509) plus
+// any --upstream-ca files.
+func upstreamRoots(files []string) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("upstream CA: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("upstream CA %s: no PEM certificate found", f)
+		}
+	}
+	return pool, nil
+}

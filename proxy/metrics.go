@@ -1,0 +1,67 @@
+package proxy
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metric label values for outcomes.
+const (
+	outcomeForwarded = "forwarded"
+	outcomeRefused   = "refused"
+	outcomeTunnelled = "tunnelled"
+	outcomeBlocked   = "blocked"
+	outcomeError     = "upstream_error"
+
+	restoreRestored = "restored"
+	restoreWithheld = "withheld"
+	restoreUnknown  = "unknown"
+)
+
+// metrics holds cloakroom's instruments. Labels never carry a secret: hosts are
+// intercepted host names (bounded by the intercept list) or "other", rules and classes
+// come from the catalog.
+type metrics struct {
+	requests     *prometheus.CounterVec
+	scanDuration prometheus.Histogram
+	scannedBytes prometheus.Counter
+	detections   *prometheus.CounterVec
+	tokenized    *prometheus.CounterVec
+	restores     *prometheus.CounterVec
+	vaultErrors  prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cloakroom_requests_total",
+			Help: "Requests seen by the proxy, by host and outcome (forwarded, refused, tunnelled, blocked, upstream_error).",
+		}, []string{"host", "outcome"}),
+		scanDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "cloakroom_scan_duration_seconds",
+			Help:    "Time to decode, scan and redact one request body.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12),
+		}),
+		scannedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cloakroom_scanned_bytes_total",
+			Help: "Decoded request body bytes scanned.",
+		}),
+		detections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cloakroom_detections_total",
+			Help: "Secrets found in requests, by rule.",
+		}, []string{"rule"}),
+		tokenized: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cloakroom_tokens_minted_total",
+			Help: "Secrets replaced by tokens in requests, by token class.",
+		}, []string{"class"}),
+		restores: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cloakroom_restores_total",
+			Help: "Tokens met in responses, by outcome (restored, withheld by policy, unknown to the vault).",
+		}, []string{"outcome"}),
+		vaultErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cloakroom_vault_errors_total",
+			Help: "Vault operations that failed (requests carrying new secrets are refused).",
+		}),
+	}
+	reg.MustRegister(m.requests, m.scanDuration, m.scannedBytes, m.detections, m.tokenized, m.restores, m.vaultErrors)
+	return m
+}

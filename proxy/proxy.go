@@ -1,0 +1,291 @@
+// Package proxy wires cloakroom together: a goproxy forward proxy that intercepts TLS
+// to model API hosts with cloakroom's own CA, redacts request bodies (decode, walk,
+// scan, tokenize, splice), restores allowed tokens in responses (JSON and SSE, event
+// by event), and serves the admin endpoints. It refuses, in the provider's own error
+// format, anything it cannot decode, parse, scan or store: nothing unscanned leaves.
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/elazarl/goproxy"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cloakroom/cloakroom/detect"
+	"github.com/cloakroom/cloakroom/internal/audit"
+	"github.com/cloakroom/cloakroom/resolver"
+	"github.com/cloakroom/cloakroom/tokenize"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultMaxBodyBytes = 64 << 20
+	DefaultPrincipal    = "default"
+	// KnownRuleID names findings of values already in the vault that no pattern matched.
+	KnownRuleID = "known-value"
+)
+
+// Config is the proxy's runtime configuration.
+type Config struct {
+	// Intercept lists the hosts whose TLS is intercepted and whose bodies are redacted.
+	// Nil means DefaultIntercept.
+	Intercept []string
+	// OtherHosts says what happens to every other host. Empty means Tunnel.
+	OtherHosts OtherHosts
+	// MaxBodyBytes caps a request body, encoded and decoded. Zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// UpstreamRootCAs verifies upstream TLS. Nil means the system roots.
+	UpstreamRootCAs *x509.CertPool
+	// CA signs the certificates presented to agents. Required.
+	CA *CA
+	// Dial, when set, opens every upstream connection (intercepted requests and
+	// tunnels) instead of a plain net.Dialer. Tests point it at a fake upstream;
+	// zero means dial the real host.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Validate reports every problem with the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if c.CA == nil {
+		errs = append(errs, errors.New("proxy: a CA is required"))
+	}
+	if c.MaxBodyBytes < 0 {
+		errs = append(errs, errors.New("proxy: max body bytes must not be negative"))
+	}
+	switch c.OtherHosts {
+	case "", Tunnel, Block:
+	default:
+		errs = append(errs, fmt.Errorf("proxy: other hosts must be %q or %q, not %q", Tunnel, Block, c.OtherHosts))
+	}
+	if _, err := newHostMatcher(c.intercept()); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) intercept() []string {
+	if c.Intercept == nil {
+		return DefaultIntercept
+	}
+	return c.Intercept
+}
+
+// Deps are the parts the proxy uses. Detector, Known and Vault are required.
+type Deps struct {
+	Detector *detect.Detector
+	Known    *detect.KnownSet
+	Vault    *tokenize.Vault
+	// Policy decides restores. Nil means resolver.SubmitterOnly.
+	Policy resolver.Policy
+	// Audit receives one record per intercepted request. Nil discards them.
+	Audit *audit.Writer
+	// Logger receives one line per intercepted request. Nil discards.
+	Logger *slog.Logger
+	// Registerer receives the proxy's metrics. Nil means a private registry.
+	Registerer prometheus.Registerer
+}
+
+// Proxy is cloakroom's forward proxy. It is safe for concurrent use.
+type Proxy struct {
+	cfg       Config
+	maxBody   int64
+	hosts     *hostMatcher
+	gp        *goproxy.ProxyHttpServer
+	transport *http.Transport
+	detector  *detect.Detector
+	known     *detect.KnownSet
+	vault     *tokenize.Vault
+	policy    resolver.Policy
+	audit     *audit.Writer
+	log       *slog.Logger
+	metrics   *metrics
+}
+
+// New builds a Proxy.
+func New(cfg Config, deps Deps) (*Proxy, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Detector == nil || deps.Known == nil || deps.Vault == nil {
+		return nil, errors.New("proxy: detector, known-value set and vault are required")
+	}
+	hosts, _ := newHostMatcher(cfg.intercept())
+	p := &Proxy{
+		cfg:      cfg,
+		maxBody:  cfg.MaxBodyBytes,
+		hosts:    hosts,
+		detector: deps.Detector,
+		known:    deps.Known,
+		vault:    deps.Vault,
+		policy:   deps.Policy,
+		audit:    deps.Audit,
+		log:      deps.Logger,
+	}
+	if p.maxBody == 0 {
+		p.maxBody = DefaultMaxBodyBytes
+	}
+	if p.cfg.OtherHosts == "" {
+		p.cfg.OtherHosts = Tunnel
+	}
+	if p.policy == nil {
+		p.policy = resolver.SubmitterOnly
+	}
+	if p.audit == nil {
+		p.audit = audit.Discard()
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	reg := deps.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	p.metrics = newMetrics(reg)
+	p.transport = newTransport(cfg.UpstreamRootCAs, p.dial)
+	p.gp = p.newGoproxy()
+	return p, nil
+}
+
+// newTransport returns the upstream transport: TLS always verified, no proxy from
+// the environment (an agent's HTTPS_PROXY pointing at us must not loop).
+func newTransport(roots *x509.CertPool, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dial,
+		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   15 * time.Second,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:   32,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+func (p *Proxy) newGoproxy() *goproxy.ProxyHttpServer {
+	gp := goproxy.NewProxyHttpServer()
+	gp.Logger = goproxyLogger{p.log}
+	gp.Tr = p.transport
+	gp.ConnectDial = nil // dial directly, never through an environment proxy
+	gp.ConnectDialWithReq = func(req *http.Request, network, addr string) (net.Conn, error) {
+		return p.dial(req.Context(), network, addr)
+	}
+	gp.NonproxyHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "cloakroom is a forward proxy: set HTTPS_PROXY to this address and trust its CA (see `cloakroom serve` output)", http.StatusNotFound)
+	})
+	gp.OnRequest().HandleConnectFunc(p.onConnect)
+	gp.OnRequest().DoFunc(p.onRequest)
+	return gp
+}
+
+// Handler returns the proxy's HTTP handler, to be served on the proxy listener.
+func (p *Proxy) Handler() http.Handler { return p.gp }
+
+// Close releases idle upstream connections.
+func (p *Proxy) Close() { p.transport.CloseIdleConnections() }
+
+// LoadKnown fills the known-value set from the vault, so values tokenized before a
+// restart are still replaced wherever they appear.
+func (p *Proxy) LoadKnown(ctx context.Context) (int, error) {
+	n := 0
+	err := p.vault.Each(ctx, func(e tokenize.Entry) error {
+		p.known.Add(e.Value.Bytes(), e.Class, KnownRuleID)
+		n++
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("load known values: %w", err)
+	}
+	return n, nil
+}
+
+// dial opens an upstream connection.
+func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if p.cfg.Dial != nil {
+		return p.cfg.Dial(ctx, network, addr)
+	}
+	d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	return d.DialContext(ctx, network, addr)
+}
+
+// connState is what a CONNECT leaves for the requests inside its tunnel.
+type connState struct {
+	principal string
+	client    string
+	target    string // host:port the agent CONNECTed to
+}
+
+func (p *Proxy) onConnect(host string, pctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
+	if p.hosts.match(host) {
+		pctx.UserData = &connState{principal: principalFrom(pctx.Req.Header), client: pctx.Req.RemoteAddr, target: host}
+		return &goproxy.ConnectAction{
+			Action: goproxy.ConnectMitm,
+			TLSConfig: func(host string, _ *goproxy.ProxyCtx) (*tls.Config, error) {
+				return p.cfg.CA.tlsConfigFor(host)
+			},
+		}, host
+	}
+	if p.cfg.OtherHosts == Block {
+		p.metrics.requests.WithLabelValues("other", outcomeBlocked).Inc()
+		return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: refuseConnect}, host
+	}
+	p.metrics.requests.WithLabelValues("other", outcomeTunnelled).Inc()
+	return goproxy.OkConnect, host
+}
+
+func refuseConnect(_ *http.Request, client net.Conn, _ *goproxy.ProxyCtx) {
+	const msg = "cloakroom: this host is not on the intercept list and other hosts are blocked\n"
+	_, _ = fmt.Fprintf(client, "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(msg), msg)
+	_ = client.Close()
+}
+
+// principalFrom names the agent from Proxy-Authorization (the user name of Basic
+// credentials, as set by HTTPS_PROXY=http://name:secret@host:port), else DefaultPrincipal.
+func principalFrom(h http.Header) string {
+	v := h.Get("Proxy-Authorization")
+	scheme, cred, ok := strings.Cut(v, " ")
+	if !ok || !strings.EqualFold(scheme, "basic") {
+		return DefaultPrincipal
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return DefaultPrincipal
+	}
+	user, _, _ := strings.Cut(string(raw), ":")
+	if user == "" || len(user) > 64 || strings.ContainsFunc(user, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+		return DefaultPrincipal
+	}
+	return user
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+// goproxyLogger sends goproxy's own messages to slog at debug level with query
+// strings cut out (some providers take API keys in the query).
+type goproxyLogger struct{ log *slog.Logger }
+
+var queryPart = regexp.MustCompile(`\?[^\s"']*`)
+
+func (l goproxyLogger) Printf(format string, v ...any) {
+	if !l.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	l.log.Debug("goproxy", "msg", queryPart.ReplaceAllString(fmt.Sprintf(format, v...), "?[query removed]"))
+}

@@ -1,0 +1,383 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/elazarl/goproxy"
+
+	"github.com/cloakroom/cloakroom/detect"
+	"github.com/cloakroom/cloakroom/internal/audit"
+	"github.com/cloakroom/cloakroom/proxy/walk"
+	"github.com/cloakroom/cloakroom/tokenize"
+)
+
+// Error classes, as audit records and logs name them.
+const (
+	errClassTooLarge = "body_too_large"
+	errClassEncoding = "bad_encoding"
+	errClassJSON     = "bad_json"
+	errClassVault    = "vault"
+	errClassUpstream = "upstream"
+	errClassUpgrade  = "upgrade_unsupported"
+)
+
+// reqState follows one intercepted request from start to its audit record.
+type reqState struct {
+	start    time.Time
+	rec      audit.Record
+	api      API
+	upstream time.Time
+	restore  *restorer
+}
+
+// onRequest handles every request that is not a CONNECT: plain HTTP through the proxy
+// and the requests inside intercepted TLS tunnels. For intercepted hosts it does the
+// whole exchange itself and returns the response.
+func (p *Proxy) onRequest(req *http.Request, pctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
+	host := req.URL.Host
+	if host == "" {
+		host = req.Host
+	}
+	if cs, ok := pctx.UserData.(*connState); ok {
+		// Inside an intercepted tunnel the request goes where the tunnel was opened to,
+		// whatever its Host header says: a different Host must not route around the
+		// intercept list (or a block) through our own connection.
+		if normalizeHost(host) != normalizeHost(cs.target) {
+			return req, goproxy.NewResponse(req, "text/plain", http.StatusMisdirectedRequest,
+				"cloakroom: the Host header does not match the CONNECT target\n")
+		}
+		req.URL.Host = cs.target
+		host = cs.target
+	}
+	if !p.hosts.match(host) {
+		if p.cfg.OtherHosts == Block {
+			p.metrics.requests.WithLabelValues("other", outcomeBlocked).Inc()
+			return req, goproxy.NewResponse(req, "text/plain", http.StatusForbidden,
+				"cloakroom: this host is not on the intercept list and other hosts are blocked\n")
+		}
+		p.metrics.requests.WithLabelValues("other", outcomeTunnelled).Inc()
+		return req, nil
+	}
+	st := p.newState(req, pctx, host)
+	goproxy.RemoveProxyHeaders(pctx, req)
+	return req, p.exchange(req, st)
+}
+
+func (p *Proxy) newState(req *http.Request, pctx *goproxy.ProxyCtx, host string) *reqState {
+	principal, client := DefaultPrincipal, req.RemoteAddr
+	if cs, ok := pctx.UserData.(*connState); ok {
+		principal, client = cs.principal, cs.client
+	} else {
+		principal = principalFrom(req.Header)
+	}
+	h := normalizeHost(host)
+	api := classifyAPI(h, req.URL.Path)
+	return &reqState{
+		start: time.Now(),
+		api:   api,
+		rec: audit.Record{
+			ID:        newRequestID(),
+			Principal: principal,
+			Client:    client,
+			Host:      h,
+			Method:    req.Method,
+			Path:      req.URL.Path,
+			API:       string(api),
+		},
+	}
+}
+
+// exchange redacts the request, sends it upstream and returns the response with
+// tokens restored, or a refusal in the provider's error format.
+func (p *Proxy) exchange(req *http.Request, st *reqState) *http.Response {
+	if isUpgrade(req) {
+		return p.refuse(req, st, http.StatusNotImplemented, errClassUpgrade,
+			"cloakroom cannot scan WebSocket or other upgraded connections to this host yet; use plain HTTPS")
+	}
+	if resp := p.redact(req, st); resp != nil {
+		return resp
+	}
+	st.upstream = time.Now()
+	resp, err := p.transport.RoundTrip(req)
+	if err != nil {
+		if req.Context().Err() != nil {
+			err = req.Context().Err()
+		}
+		p.log.Warn("upstream request failed", "id", st.rec.ID, "host", st.rec.Host, "err", upstreamErrorText(err))
+		return p.refuse(req, st, http.StatusBadGateway, errClassUpstream,
+			"cloakroom could not reach the upstream API")
+	}
+	return p.restoreResponse(req, resp, st)
+}
+
+func isUpgrade(req *http.Request) bool {
+	return req.Header.Get("Upgrade") != "" || strings.EqualFold(req.Header.Get("Connection"), "upgrade")
+}
+
+// redact replaces the request body's secrets with tokens. It returns a refusal when
+// the body cannot be decoded, parsed, scanned or its secrets stored.
+func (p *Proxy) redact(req *http.Request, st *reqState) *http.Response {
+	scanStart := time.Now()
+	defer func() { st.rec.ScanMS = ms(time.Since(scanStart)) }()
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil
+	}
+	raw, err := readLimited(req.Body, p.maxBody)
+	_ = req.Body.Close()
+	if errors.Is(err, ErrBodyTooLarge) {
+		return p.refuse(req, st, http.StatusRequestEntityTooLarge, errClassTooLarge, tooLargeMessage(p.maxBody))
+	}
+	if err != nil {
+		return p.refuse(req, st, http.StatusBadRequest, errClassEncoding, "cloakroom could not read the request body")
+	}
+	body, err := decodeBody(raw, req.Header.Get("Content-Encoding"), p.maxBody)
+	switch {
+	case errors.Is(err, ErrBodyTooLarge):
+		return p.refuse(req, st, http.StatusRequestEntityTooLarge, errClassTooLarge, tooLargeMessage(p.maxBody))
+	case err != nil:
+		return p.refuse(req, st, http.StatusBadRequest, errClassEncoding, "cloakroom refused the request: "+err.Error())
+	}
+	st.rec.BodyBytes = len(body)
+	p.metrics.scannedBytes.Add(float64(len(body)))
+	if st.api == GeminiGenerate {
+		st.rec.Model = geminiModel(req.URL.Path)
+	}
+
+	out, err := p.redactBody(req.Context(), body, req.Header.Get("Content-Type"), st)
+	p.metrics.scanDuration.Observe(time.Since(scanStart).Seconds())
+	switch {
+	case errors.Is(err, walk.ErrInvalidJSON):
+		return p.refuse(req, st, http.StatusBadRequest, errClassJSON,
+			"cloakroom refused the request: the body is declared JSON but does not parse, so it cannot be scanned")
+	case err != nil:
+		p.metrics.vaultErrors.Inc()
+		p.log.Error("vault unavailable, request refused", "id", st.rec.ID, "err", err)
+		return p.refuse(req, st, http.StatusServiceUnavailable, errClassVault,
+			"cloakroom refused the request: its secrets could not be stored in the vault, so they cannot be replaced")
+	}
+	if len(st.rec.Detections) == 0 {
+		setBody(req, raw) // untouched: forward the agent's exact bytes
+		return nil
+	}
+	req.Header.Del("Content-Encoding") // forwarded decoded; upstreams accept identity
+	setBody(req, out)
+	return nil
+}
+
+func tooLargeMessage(limit int64) string {
+	return fmt.Sprintf("cloakroom refused the request: the body is larger than the limit of %d MiB (max_body_bytes)", limit>>20)
+}
+
+func setBody(req *http.Request, b []byte) {
+	req.Body = io.NopCloser(bytes.NewReader(b))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	req.ContentLength = int64(len(b))
+	req.TransferEncoding = nil
+	req.Header.Del("Transfer-Encoding")
+	if len(b) == 0 {
+		req.Body = http.NoBody
+	}
+}
+
+// redactBody dispatches on the body's type: JSON is walked string by string, anything
+// else is scanned as text.
+func (p *Proxy) redactBody(ctx context.Context, body []byte, contentType string, st *reqState) ([]byte, error) {
+	if len(body) == 0 {
+		return body, nil
+	}
+	if declaredJSON(contentType) || looksJSON(body) {
+		if st.rec.Model == "" {
+			st.rec.Model = walk.Model(body)
+		}
+		out, err := walk.Redact(body, func(f walk.Field, s []byte) ([]walk.Replacement, error) {
+			return p.tokenizeFindings(ctx, st, f.Path, s, p.findings(f.Key, s))
+		})
+		if err == nil || declaredJSON(contentType) {
+			return out, err
+		}
+		// Not declared JSON and not valid JSON: scan it as text below.
+	}
+	reps, err := p.tokenizeFindings(ctx, st, "", body, p.findings("", body))
+	if err != nil {
+		return nil, err
+	}
+	return splice(body, reps), nil
+}
+
+func declaredJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+func looksJSON(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
+}
+
+// findings returns the secrets in one decoded string: pattern matches and known
+// values, non-overlapping, minus anything that is already a token.
+func (p *Proxy) findings(key string, s []byte) []detect.Finding {
+	var fs []detect.Finding
+	if key != "" {
+		fs = p.detector.ScanField(key, s)
+	} else {
+		fs = p.detector.Scan(s)
+	}
+	if p.known.Len() > 0 {
+		fs = mergeFindings(fs, p.known.Scan(s))
+	}
+	return slices.DeleteFunc(fs, func(f detect.Finding) bool {
+		return tokenize.Contains(s[f.Start:f.End]) || f.End <= f.Start
+	})
+}
+
+// mergeFindings merges two sorted, non-overlapping lists into one, keeping the
+// earlier (then longer) finding where two overlap.
+func mergeFindings(a, b []detect.Finding) []detect.Finding {
+	if len(b) == 0 {
+		return a
+	}
+	if len(a) == 0 {
+		return b
+	}
+	all := append(append(make([]detect.Finding, 0, len(a)+len(b)), a...), b...)
+	slices.SortFunc(all, func(x, y detect.Finding) int {
+		if x.Start != y.Start {
+			return x.Start - y.Start
+		}
+		return (y.End - y.Start) - (x.End - x.Start)
+	})
+	out := all[:0]
+	for _, f := range all {
+		if n := len(out); n > 0 && f.Start < out[n-1].End {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// tokenizeFindings stores each finding in the vault and returns the replacements.
+func (p *Proxy) tokenizeFindings(ctx context.Context, st *reqState, path string, s []byte, fs []detect.Finding) ([]walk.Replacement, error) {
+	if len(fs) == 0 {
+		return nil, nil
+	}
+	reps := make([]walk.Replacement, 0, len(fs))
+	for _, f := range fs {
+		value := s[f.Start:f.End]
+		tok, err := p.vault.Tokenize(ctx, value, f.Class, f.RuleID, st.rec.Principal)
+		if err != nil {
+			return nil, fmt.Errorf("tokenize %s: %w", f.RuleID, err)
+		}
+		if f.RuleID != KnownRuleID {
+			p.known.Add(value, f.Class, KnownRuleID)
+		}
+		reps = append(reps, walk.Replacement{Start: f.Start, End: f.End, With: tok})
+		st.rec.Detections = append(st.rec.Detections, audit.Detection{Rule: f.RuleID, Class: f.Class, Token: tok, Path: path})
+		p.metrics.detections.WithLabelValues(f.RuleID).Inc()
+		if t, ok := tokenize.Parse(tok); ok {
+			p.metrics.tokenized.WithLabelValues(t.Class).Inc()
+		}
+	}
+	return reps, nil
+}
+
+// splice applies sorted, non-overlapping replacements to b.
+func splice(b []byte, reps []walk.Replacement) []byte {
+	if len(reps) == 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b)+len(reps)*tokenize.MaxLen)
+	last := 0
+	for _, r := range reps {
+		out = append(out, b[last:r.Start]...)
+		out = append(out, r.With...)
+		last = r.End
+	}
+	return append(out, b[last:]...)
+}
+
+// refuse answers the agent with an error in its provider's format, finishes the
+// audit record, and forwards nothing.
+func (p *Proxy) refuse(req *http.Request, st *reqState, status int, class, msg string) *http.Response {
+	msg = fmt.Sprintf("%s (cloakroom request id %s)", msg, st.rec.ID)
+	resp := goproxy.NewResponse(req, "application/json", status, string(errorBody(st.api, status, class, msg)))
+	resp.Header.Set("X-Cloakroom-Error", class)
+	st.rec.Decision = outcomeRefused
+	st.rec.Error = class
+	st.rec.Status = status
+	p.finish(st)
+	return resp
+}
+
+// finish writes the request's audit record, metrics and canonical log line.
+func (p *Proxy) finish(st *reqState) {
+	st.rec.Time = st.start.UTC()
+	st.rec.TotalMS = ms(time.Since(st.start))
+	if !st.upstream.IsZero() {
+		st.rec.UpstreamMS = ms(time.Since(st.upstream))
+	}
+	if st.restore != nil {
+		st.rec.Restored, st.rec.Withheld = st.restore.counts()
+		st.restore.forget()
+	}
+	if st.rec.Decision == "" {
+		st.rec.Decision = outcomeForwarded
+	}
+	outcome := st.rec.Decision
+	if st.rec.Error == errClassUpstream {
+		outcome = outcomeError
+	}
+	p.metrics.requests.WithLabelValues(st.rec.Host, outcome).Inc()
+	if err := p.audit.Write(st.rec); err != nil {
+		p.log.Error("audit record lost", "id", st.rec.ID, "err", err)
+	}
+	rules := make([]string, 0, len(st.rec.Detections))
+	for _, d := range st.rec.Detections {
+		rules = append(rules, d.Rule)
+	}
+	level := slogLevel(st.rec)
+	p.log.Log(context.Background(), level, "request",
+		"id", st.rec.ID, "principal", st.rec.Principal, "host", st.rec.Host,
+		"method", st.rec.Method, "path", st.rec.Path, "api", st.rec.API, "model", st.rec.Model,
+		"status", st.rec.Status, "decision", st.rec.Decision, "error", st.rec.Error,
+		"tokens", len(st.rec.Detections), "rules", rules,
+		"restored", st.rec.Restored, "withheld", st.rec.Withheld,
+		"body_bytes", st.rec.BodyBytes, "scan_ms", st.rec.ScanMS,
+		"upstream_ms", st.rec.UpstreamMS, "total_ms", st.rec.TotalMS)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// upstreamErrorText describes a transport error without the URL (queries may hold keys).
+func upstreamErrorText(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return queryPart.ReplaceAllString(err.Error(), "?[query removed]")
+}
+
+func slogLevel(rec audit.Record) slog.Level {
+	switch {
+	case rec.Error == errClassUpstream || rec.Error == errClassVault:
+		return slog.LevelError
+	case rec.Decision == outcomeRefused:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
