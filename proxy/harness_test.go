@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -305,4 +306,29 @@ func randomFrom(t *testing.T, alphabet string, n int) string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b)
+}
+
+func mustDetector(t *testing.T) *detect.Detector {
+	t.Helper()
+	d, err := detect.New(detect.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func newKnown() *detect.KnownSet { return detect.NewKnownSet(0) }
+
+func newServer(t *testing.T, h http.Handler) *httptest.Server {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// clientVia returns a client that uses srv as its HTTPS proxy with the given TLS config.
+func clientVia(t *testing.T, srv *httptest.Server, cfg *tls.Config) *http.Client {
+	u, _ := url.Parse(srv.URL)
+	tr := &http.Transport{Proxy: http.ProxyURL(u), TLSClientConfig: cfg}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
 }

@@ -1,0 +1,148 @@
+package proxy_test
+
+// Tests for the field failures listed in shared/PITFALLS.md that the round-trip
+// tests do not already cover.
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/cloakroom/cloakroom/proxy"
+)
+
+// Signed content: a thinking block (with its signature) and a Responses reasoning
+// item are forwarded byte for byte, even when they hold token-like or secret-like
+// text, while the rest of the same body is redacted.
+func TestSignedContentUntouched(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	s := newSecrets(t)
+	h.plant(s.PGPassword)
+	thinking := `{"type":"thinking","thinking":"The user set GITHUB_TOKEN=` + s.GitHub + ` earlier.","signature":"EqQBCkYIARgCIkDxyz+/=="}`
+	body := []byte(`{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[` +
+		`{"role":"user","content":"DATABASE_URL=postgres://app:` + s.PGPassword + `@db:5432/x"},` +
+		`{"role":"assistant","content":[` + thinking + `,{"type":"text","text":"ok"}]},` +
+		`{"role":"user","content":"go on"}]}`)
+	resp, got := post(t, h.client("alice"), anthropicURL, nil, body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, got)
+	}
+	fwd := h.up.Last().Body
+	if !bytes.Contains(fwd, []byte(thinking)) {
+		t.Errorf("thinking block changed on its way upstream")
+	}
+	if bytes.Contains(fwd, []byte(s.PGPassword)) {
+		t.Errorf("the secret outside the thinking block reached the upstream")
+	}
+}
+
+// Prompt caching: the same body gives the same forwarded bytes every time, and a
+// second replica (another vault and store, the same master key) mints the same tokens.
+func TestDeterministicAcrossRequestsAndReplicas(t *testing.T) {
+	s := newSecrets(t)
+	body := anthropicBody(s.prompt())
+	var forwarded [][]byte
+	for replica := 0; replica < 2; replica++ {
+		h := newHarness(t, harnessOpts{})
+		h.plant(s.all()...)
+		for i := 0; i < 2; i++ {
+			if resp, got := post(t, h.client("alice"), anthropicURL, nil, body); resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, got)
+			}
+			forwarded = append(forwarded, h.up.Last().Body)
+		}
+	}
+	for i := 1; i < len(forwarded); i++ {
+		if !bytes.Equal(forwarded[0], forwarded[i]) {
+			t.Fatalf("forwarded body %d differs from the first: tokens are not deterministic", i)
+		}
+	}
+}
+
+// WebSocket cannot be scanned yet: the upgrade is refused, never tunnelled raw.
+func TestUpgradeRefused(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	req, _ := http.NewRequest("GET", "https://api.openai.com/v1/responses", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	resp, err := h.client("").Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotImplemented || resp.Header.Get("X-Cloakroom-Error") != "upgrade_unsupported" {
+		t.Fatalf("got %d %q, want 501 upgrade_unsupported", resp.StatusCode, resp.Header.Get("X-Cloakroom-Error"))
+	}
+	if n := len(h.up.Requests()); n != 0 {
+		t.Fatalf("upstream got %d requests, want none", n)
+	}
+}
+
+// Large sessions: a 32 MiB body (providers accept 32 MB) goes through under the
+// default limit, redacted.
+func TestLargeBody(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	s := newSecrets(t)
+	h.plant(s.AWSSecret)
+	history := strings.Repeat("The build log says: compiling package cloakroom/proxy ... ok\n", (32<<20)/61)
+	body := fmt.Appendf(nil, `{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":%s},{"role":"assistant","content":"noted"},{"role":"user","content":%s}]}`,
+		q(history), q("AWS_SECRET_ACCESS_KEY="+s.AWSSecret))
+	if len(body) < 32<<20 {
+		t.Fatalf("body is %d bytes, want >= 32 MiB", len(body))
+	}
+	resp, got := post(t, h.client("alice"), anthropicURL, nil, body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %.300s", resp.StatusCode, got)
+	}
+	fwd := h.up.Last().Body
+	if bytes.Contains(fwd, []byte(s.AWSSecret)) || len(fwd) < 32<<20 {
+		t.Fatalf("large body was not forwarded redacted (%d bytes)", len(fwd))
+	}
+	if e := parseAnthropic(t, got, false); e.Text != "AWS_SECRET_ACCESS_KEY="+s.AWSSecret {
+		t.Errorf("restore failed on the large session")
+	}
+}
+
+// HTTP/2: a client that offers h2 is answered honestly with http/1.1 and works.
+func TestALPNHonest(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	c := h.client("")
+	tr := c.Transport.(*http.Transport)
+	tr.ForceAttemptHTTP2 = true
+	tr.TLSClientConfig.NextProtos = []string{"h2", "http/1.1"}
+	resp, got := post(t, c, anthropicURL, nil, anthropicBody("hello"))
+	if resp.StatusCode != 200 || resp.ProtoMajor != 1 {
+		t.Fatalf("got %s %d: %s, want HTTP/1.1 200", resp.Proto, resp.StatusCode, got)
+	}
+}
+
+// Upstream TLS is always verified: an upstream whose certificate we do not trust is
+// never sent the request body.
+func TestUpstreamVerified(t *testing.T) {
+	h := newHarness(t, harnessOpts{cfg: proxy.Config{}})
+	// Rebuild the proxy with an empty trust store in front of the same fake upstream.
+	certPEM, keyPEM, _ := proxy.GenerateCA("other")
+	ca, _ := proxy.NewCA(certPEM, keyPEM)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	p, err := proxy.New(proxy.Config{CA: ca, UpstreamRootCAs: x509.NewCertPool(), Dial: h.up.Dial},
+		proxy.Deps{Detector: mustDetector(t), Known: newKnown(), Vault: h.vault})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, p.Handler())
+	c := clientVia(t, srv, &tls.Config{RootCAs: pool})
+	resp, got := post(t, c, anthropicURL, nil, anthropicBody("hello"))
+	if resp.StatusCode != http.StatusBadGateway || resp.Header.Get("X-Cloakroom-Error") != "upstream" {
+		t.Fatalf("got %d %s, want 502 upstream", resp.StatusCode, got)
+	}
+	if n := len(h.up.Requests()); n != 0 {
+		t.Fatalf("an unverified upstream got %d requests", n)
+	}
+}
