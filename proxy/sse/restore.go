@@ -3,6 +3,7 @@ package sse
 import (
 	"bytes"
 
+	"github.com/cloakroom/cloakroom/proxy/walk"
 	"github.com/cloakroom/cloakroom/tokenize"
 )
 
@@ -141,7 +142,7 @@ func (r *reader) site(ev *event, data []byte, s *site) {
 		old = st.tail
 	}
 	body := data[s.lit.s+1 : s.lit.e-1]
-	text := appendUnquoted(append(r.text[:0], old...), body)
+	text := walk.AppendUnquoted(append(r.text[:0], old...), body)
 	r.text = text
 	cut := len(text)
 	if !s.final {
@@ -173,7 +174,7 @@ func (r *reader) site(ev *event, data []byte, s *site) {
 			r.lits = append(r.lits, old...)
 			r.lits = append(r.lits, body[:len(body)-held]...)
 		} else {
-			r.lits = appendEscaped(r.lits, out)
+			r.lits = walk.AppendEscaped(r.lits, out)
 		}
 		r.lits = append(r.lits, '"')
 		r.edits = append(r.edits, edit{at: s.lit, repl: span{ls, len(r.lits)}})
@@ -264,7 +265,7 @@ func (r *reader) drop(st *stream) {
 // emit appends the synthetic event that emits st's pending text.
 func (r *reader) emit(st *stream) {
 	r.out = append(r.out, st.ev[:st.hole]...)
-	r.out = appendEscaped(r.out, st.tail)
+	r.out = walk.AppendEscaped(r.out, st.tail)
 	r.out = append(r.out, st.ev[st.hole:]...)
 }
 

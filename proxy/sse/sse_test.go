@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cloakroom/cloakroom/proxy/walk"
 )
 
 var endings = []struct{ name, eol string }{
@@ -508,8 +510,8 @@ func TestJSONStrings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dec := appendUnquoted(nil, []byte(tt.lit[1:len(tt.lit)-1]))
-			enc := `"` + string(appendEscaped(nil, dec)) + `"`
+			dec := walk.AppendUnquoted(nil, []byte(tt.lit[1:len(tt.lit)-1]))
+			enc := `"` + string(walk.AppendEscaped(nil, dec)) + `"`
 			var a, b string
 			if err := json.Unmarshal([]byte(tt.lit), &a); err != nil {
 				t.Fatal(err)
@@ -520,7 +522,7 @@ func TestJSONStrings(t *testing.T) {
 			if a != b {
 				t.Errorf("got %q, want %q", b, a)
 			}
-			if again := appendUnquoted(nil, []byte(enc[1:len(enc)-1])); !bytes.Equal(again, dec) {
+			if again := walk.AppendUnquoted(nil, []byte(enc[1:len(enc)-1])); !bytes.Equal(again, dec) {
 				t.Errorf("second round: got %q, want %q", again, dec)
 			}
 			if strings.ContainsAny(enc, "<>&") != strings.ContainsAny(a, "<>&") {

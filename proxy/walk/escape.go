@@ -82,11 +82,18 @@ func hex4(b []byte, i int) rune {
 	return r
 }
 
-// escapeAt decodes the escape sequence at raw[i] (raw[i] == '\\') of a validated
-// literal and returns its raw length and decoded rune, decoding \u escapes like
-// encoding/json: a valid surrogate pair is one rune, any other surrogate is U+FFFD.
+// escapeAt decodes the escape sequence at raw[i] (raw[i] == '\\') and returns its raw
+// length and decoded rune. \u escapes decode as in encoding/json, except that a
+// surrogate that is not half of a valid pair comes back as itself (0xD800-0xDFFF).
+// An invalid escape, or a backslash at the end of raw, gives r < 0 and the length of
+// the raw bytes to keep: 1 for a final backslash, 2 otherwise.
 func escapeAt(raw []byte, i int) (rawLen int, r rune) {
+	if i+1 >= len(raw) {
+		return 1, -1
+	}
 	switch c := raw[i+1]; c {
+	case '"', '\\', '/':
+		return 2, rune(c)
 	case 'b':
 		return 2, '\b'
 	case 'f':
@@ -98,46 +105,112 @@ func escapeAt(raw []byte, i int) (rawLen int, r rune) {
 	case 't':
 		return 2, '\t'
 	case 'u':
-		r = hex4(raw, i+2)
-		if r < 0xD800 || r > 0xDFFF {
-			return 6, r
+		if r = hex4(raw, i+2); r < 0 {
+			return 2, -1
 		}
-		if r < 0xDC00 && i+12 <= len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
+		if r >= 0xD800 && r < 0xDC00 && i+12 <= len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
 			if lo := hex4(raw, i+8); lo >= 0xDC00 && lo <= 0xDFFF {
 				return 12, 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
 			}
 		}
-		return 6, utf8.RuneError
-	default: // '"', '\\', '/'
-		return 2, rune(c)
+		return 6, r
+	default:
+		return 2, -1
 	}
 }
 
+func isSurrogate(r rune) bool { return r >= 0xD800 && r <= 0xDFFF }
+
 // unitAt returns the raw and decoded lengths of the unit at raw[i]: an escape
-// sequence, or one byte.
+// sequence, or one byte. A lone surrogate counts 3 bytes, the length of both U+FFFD
+// (unescape) and its WTF-8 encoding (AppendUnquoted).
 func unitAt(raw []byte, i int) (rawLen, decLen int) {
 	if raw[i] != '\\' {
 		return 1, 1
 	}
 	rl, r := escapeAt(raw, i)
+	switch {
+	case r < 0:
+		return rl, rl
+	case isSurrogate(r):
+		return rl, 3
+	}
 	return rl, utf8.RuneLen(r)
 }
 
-// unescape appends the decoded content of a validated literal to dst. Bytes that are
-// not escapes, invalid UTF-8 included, are copied as they are.
-func unescape(dst, raw []byte) []byte {
-	for i := 0; i < len(raw); {
-		j := bytes.IndexByte(raw[i:], '\\')
+// unescape appends the decoded content of a literal to dst as encoding/json decodes
+// it: a lone surrogate escape becomes U+FFFD. Bytes that are not escapes, invalid UTF-8
+// included, are copied as they are. Redact, member names and Model use it.
+func unescape(dst, raw []byte) []byte { return unquote(dst, raw, false, false) }
+
+// AppendUnquoted appends to dst the decoded content of a JSON string literal, given as
+// its body (the bytes between the quotes), and returns the extended slice. Escapes
+// decode as in encoding/json, except that a \u escape of a surrogate that is not half
+// of a valid pair decodes to that surrogate's 3-byte WTF-8 encoding (ED A0-BF 80-BF),
+// which AppendEscaped writes back as the same escape: a literal re-encoded with
+// AppendEscaped keeps its lone surrogates. So that such bytes only ever come from an
+// escape, a raw surrogate encoding in body (invalid UTF-8 that decoders read as three
+// replacement characters) decodes to three U+FFFD. Other bytes, other invalid UTF-8
+// included, are copied as they are. body need not be valid: an invalid escape, or a
+// backslash at the end, is kept as its raw bytes.
+func AppendUnquoted(dst, body []byte) []byte { return unquote(dst, body, true, true) }
+
+// unquote appends the decoded content of body to dst: a lone surrogate escape as
+// U+FFFD, or in WTF-8 if wtf8; with fixRaw, each raw surrogate encoding as three
+// U+FFFD. Invalid escapes are kept as their raw bytes.
+func unquote(dst, body []byte, wtf8, fixRaw bool) []byte {
+	raw := fixRaw && bytes.IndexByte(body, 0xED) >= 0 // may hold raw surrogate encodings
+	for {
+		j := bytes.IndexByte(body, '\\')
 		if j < 0 {
-			return append(dst, raw[i:]...)
+			j = len(body)
 		}
-		dst = append(dst, raw[i:i+j]...)
-		i += j
-		rl, r := escapeAt(raw, i)
-		dst = utf8.AppendRune(dst, r)
-		i += rl
+		if raw {
+			dst = appendNoSurrogates(dst, body[:j])
+		} else {
+			dst = append(dst, body[:j]...)
+		}
+		if j == len(body) {
+			return dst
+		}
+		n, r := escapeAt(body, j)
+		switch {
+		case r < 0:
+			dst = append(dst, body[j:j+n]...)
+		case r < utf8.RuneSelf:
+			dst = append(dst, byte(r))
+		case wtf8 && isSurrogate(r):
+			dst = append(dst, 0xED, byte(0x80|(r>>6)&0x3F), byte(0x80|r&0x3F))
+		default:
+			dst = utf8.AppendRune(dst, r) // a surrogate becomes U+FFFD
+		}
+		body = body[j+n:]
 	}
-	return dst
+}
+
+// isEncodedSurrogate reports whether s[i:] starts with the 3-byte encoding of a
+// surrogate.
+func isEncodedSurrogate(s []byte, i int) bool {
+	return i+2 < len(s) && s[i] == 0xED && s[i+1] >= 0xA0 && s[i+1] <= 0xBF && s[i+2]&0xC0 == 0x80
+}
+
+// appendNoSurrogates appends s to dst with each 3-byte surrogate encoding replaced
+// by three U+FFFD, one per byte, as UTF-8 decoders read it.
+func appendNoSurrogates(dst, s []byte) []byte {
+	for {
+		j := bytes.IndexByte(s, 0xED)
+		if j < 0 {
+			return append(dst, s...)
+		}
+		if !isEncodedSurrogate(s, j) {
+			dst = append(dst, s[:j+1]...)
+			s = s[j+1:]
+			continue
+		}
+		dst = append(dst, s[:j]...)
+		dst = append(dst, "\uFFFD\uFFFD\uFFFD"...)
+		s = s[j+3:]
+	}
 }
 
 // mapSpans appends to dst the replacements reps, given in decoded coordinates of the
@@ -196,7 +269,7 @@ func plainRun(raw []byte, i int) int {
 
 const hexDigits = "0123456789abcdef"
 
-// needsEscape marks the bytes AppendEscaped escapes.
+// needsEscape marks the bytes JSON requires escaped in a string literal.
 var needsEscape = func() (t [256]bool) {
 	for c := 0; c < 0x20; c++ {
 		t[c] = true
@@ -205,16 +278,38 @@ var needsEscape = func() (t [256]bool) {
 	return t
 }()
 
+// escapeStop marks the bytes AppendEscaped stops at: those it must escape, and 0xED,
+// which may start an encoded surrogate.
+var escapeStop = func() [256]bool {
+	t := needsEscape
+	t[0xED] = true
+	return t
+}()
+
 // AppendEscaped appends s escaped as the content of a JSON string literal, without
-// the quotes: '"' and '\\' get a backslash, control characters become \n, \r, \t, \b,
-// \f or \u00XX. Everything else, '<', '>', '&', non-ASCII and invalid UTF-8 included,
-// is copied as it is. Restore encodes restored literals with it; the SSE restorer uses
-// it for values that land in JSON text carried in deltas.
+// the quotes, and returns the extended slice: '"' and '\\' get a backslash, control
+// characters become \n, \r, \t, \b, \f or \u00XX, and the 3-byte WTF-8 encoding of a
+// surrogate (ED A0-BF 80-BF, as AppendUnquoted decodes a lone surrogate escape) becomes
+// that surrogate's \uXXXX escape, in lower case. Everything else, '<', '>', '&',
+// non-ASCII and other invalid UTF-8 included, is copied as it is. Restore encodes
+// restored literals with it; the SSE restorer uses it for delta strings and for values
+// that land in JSON text carried in deltas.
 func AppendEscaped(dst, s []byte) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !needsEscape[c] {
+		if !escapeStop[c] {
+			continue
+		}
+		if c == 0xED {
+			if !isEncodedSurrogate(s, i) {
+				continue
+			}
+			r := 0xD000 | rune(s[i+1]&0x3F)<<6 | rune(s[i+2]&0x3F)
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', hexDigits[r>>12], hexDigits[r>>8&0xF], hexDigits[r>>4&0xF], hexDigits[r&0xF])
+			i += 2
+			start = i + 1
 			continue
 		}
 		dst = append(dst, s[start:i]...)

@@ -28,6 +28,8 @@ func addSeeds(f *testing.F) {
 		`"\ud83d\ude00abc\ud800xyz"`,
 		`{"c":"  [ {\"t\": \"abc\"} ] "}`,
 		`{"k":"cloak_f_00000001 abc"}`,
+		"[\"\xed\xa0\x80abc\\udc00\"]",
+		`{"a":"{\"x\":\"\ud83d abc\",\"y\":\"\\udc00 cloak_\",\"z\":\"\udc00\\n abc\"}"}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -101,8 +101,10 @@ func Redact(body []byte, fn RedactFunc) ([]byte, error) {
 
 // Restore calls fn for every string value of body whose raw literal holds "cloak_" and
 // that no skip rule protects, and re-encodes the literals whose content fn changes (see
-// AppendEscaped). A body without "cloak_" is returned without parsing. If nothing
-// changes Restore returns body itself. Errors are as for Redact.
+// AppendEscaped). fn sees the content decoded by AppendUnquoted, so a lone surrogate
+// escape in a re-encoded literal stays the same escape. A body without "cloak_" is
+// returned without parsing. If nothing changes Restore returns body itself. Errors are
+// as for Redact.
 func Restore(body []byte, fn RestoreFunc) ([]byte, error) {
 	if !bytes.Contains(body, []byte(marker)) {
 		return body, nil
@@ -123,13 +125,30 @@ func (w *walker) field(r *rec) Field {
 	return Field{Path: p, Key: p[len(p)-r.keyLen:]}
 }
 
-// decoded returns the content of r, decoded into w.buf if it has escapes.
+// decoded returns the content of r, decoded into w.buf if needed. Redact sees it as
+// encoding/json would (unescape). Restore, which re-encodes what fn changes, sees it in
+// WTF-8 (AppendUnquoted), so that lone surrogate escapes survive; in a nested document,
+// decoded by AppendUnquoted already, an encoded surrogate is such an escape of the
+// outer literal and stays as it is.
 func (w *walker) decoded(r *rec) []byte {
 	raw := w.b[r.start:r.end]
-	if !r.esc {
-		return raw
+	switch {
+	case !w.restore:
+		if !r.esc {
+			return raw
+		}
+		w.buf = unescape(w.buf[:0], raw)
+	case w.level > 0:
+		if !r.esc {
+			return raw
+		}
+		w.buf = unquote(w.buf[:0], raw, true, false)
+	default:
+		if !r.esc && bytes.IndexByte(raw, 0xED) < 0 {
+			return raw
+		}
+		w.buf = AppendUnquoted(w.buf[:0], raw)
 	}
-	w.buf = unescape(w.buf[:0], raw)
 	return w.buf
 }
 

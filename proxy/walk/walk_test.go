@@ -138,6 +138,8 @@ func TestRedactSpans(t *testing.T) {
 		{"two bounds in one escape", `"\ud83d\ude00"`, []Replacement{{0, 1, "A"}, {2, 4, "B"}}, `"AB"`},
 		{"escape between", `"a\tb"`, []Replacement{{0, 1, "X"}, {2, 3, "Y"}}, `"X\tY"`},
 		{"plain bytes after escapes", `"\n0123456789"`, []Replacement{{5, 7, "X"}}, `"\n0123X6789"`},
+		{"lone surrogate counts 3 bytes", `"\ud800abc\udfff"`, []Replacement{{3, 6, "X"}}, `"\ud800X\udfff"`},
+		{"bound inside a lone surrogate", `"a\udc00b"`, []Replacement{{2, 3, "X"}, {4, 5, "Y"}}, `"aXY"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -410,6 +412,26 @@ func TestRestore(t *testing.T) {
 			"nested arguments",
 			`{"arguments":"{\"content\":\"cloak_t_a\",\"n\":1}"}`,
 			`{"arguments":` + stringify(`{"content":"`+escaped+`","n":1}`) + `}`,
+		},
+		// Lone surrogate escapes survive re-encoding (AppendUnquoted, AppendEscaped).
+		{"lone high before a token", `{"a":"\ud83d cloak_t_b"}`, `{"a":"\ud83d plain"}`},
+		{"lone low after a token", `["cloak_t_b\udc00\u00e9"]`, `["plain\udc00é"]`},
+		{"lone halves apart", `["\ud83d cloak_t_a \ude00"]`, `["\ud83d ` + escaped + ` \ude00"]`},
+		{"surrogate pair becomes the character", `["\ud83d\ude00cloak_t_b"]`, "[\"\U0001F600plain\"]"},
+		{"lone surrogate in upper case", `["\uDBFFcloak_t_b"]`, `["\udbffplain"]`},
+		{"raw surrogate encoding", "[\"\xed\xa0\x80cloak_t_b\"]", "[\"\uFFFD\uFFFD\uFFFDplain\"]"},
+		{"lone surrogate, nothing restored", `["\ud800",{"b":"\ud800cloak_t_zzz"}]`, ""},
+		{
+			"nested, lone surrogate escaped in the inner text",
+			`{"arguments":"{\"x\":\"\\ud83d cloak_t_b\"}"}`,
+			`{"arguments":"{\"x\":\"\\ud83d plain\"}"}`,
+		},
+		{
+			// The outer literal's escape holds the surrogate; the re-encoded inner
+			// literal carries it as its own escape, which decodes the same.
+			"nested, lone surrogate escaped in the outer literal",
+			`{"arguments":"{\"x\":\"\ud83d cloak_t_b\",\"y\":\"\udc00\"}"}`,
+			`{"arguments":"{\"x\":\"\\ud83d plain\",\"y\":\"\udc00\"}"}`,
 		},
 	}
 	for _, tt := range tests {
