@@ -19,15 +19,26 @@ var (
 	ErrBodyTooLarge    = errors.New("request body is larger than the configured limit")
 	ErrUnknownEncoding = errors.New("request body has a Content-Encoding cloakroom cannot decode")
 	ErrBrokenEncoding  = errors.New("request body could not be decoded with its Content-Encoding")
+	ErrTooManyCodings  = errors.New("request body has more Content-Encoding layers than cloakroom decodes")
+)
+
+// Decoding limits: a few layers at most, and zstd frames may not ask for windows larger
+// than maxZstdWindow (a 14-byte frame could otherwise make the decoder allocate 512 MiB).
+const (
+	maxCodings    = 3
+	maxZstdWindow = 32 << 20
 )
 
 // decodeBody undoes the Content-Encoding list enc (applied in order, so undone in
 // reverse) and returns the decoded body, never more than limit bytes.
 func decodeBody(raw []byte, enc string, limit int64) ([]byte, error) {
 	codings := splitCodings(enc)
+	if len(codings) > maxCodings {
+		return nil, ErrTooManyCodings
+	}
 	body := raw
 	for i := len(codings) - 1; i >= 0; i-- {
-		r, err := decoder(codings[i], body)
+		r, err := decoder(codings[i], body, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -58,7 +69,7 @@ func splitCodings(enc string) []string {
 	return out
 }
 
-func decoder(coding string, body []byte) (io.ReadCloser, error) {
+func decoder(coding string, body []byte, limit int64) (io.ReadCloser, error) {
 	switch coding {
 	case "gzip", "x-gzip":
 		r, err := gzip.NewReader(bytes.NewReader(body))
@@ -75,7 +86,9 @@ func decoder(coding string, body []byte) (io.ReadCloser, error) {
 	case "br":
 		return io.NopCloser(brotli.NewReader(bytes.NewReader(body))), nil
 	case "zstd":
-		r, err := zstd.NewReader(bytes.NewReader(body), zstd.WithDecoderConcurrency(1))
+		r, err := zstd.NewReader(bytes.NewReader(body), zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(uint64(max(min(limit, maxZstdWindow), zstd.MinWindowSize))),
+			zstd.WithDecoderMaxMemory(uint64(limit)+1))
 		if err != nil {
 			return nil, fmt.Errorf("%w (zstd)", ErrBrokenEncoding)
 		}

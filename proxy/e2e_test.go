@@ -359,7 +359,7 @@ func TestRoundTrip(t *testing.T) {
 						t.Errorf("thinking must keep its tokens untouched, got %q", e.Thinking)
 					}
 				}
-				recs := h.auditRecords(1)
+				recs := h.auditRecords()
 				if len(recs) != 1 {
 					t.Fatalf("got %d audit records, want 1", len(recs))
 				}

@@ -123,6 +123,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	h.srv = httptest.NewServer(h.p.Handler())
 	t.Cleanup(func() {
+		h.drain()
 		h.srv.Close()
 		h.p.Close()
 		h.assertNoLeaks()
@@ -197,13 +198,22 @@ func (h *harness) tokenFor(value string) string {
 	return tok
 }
 
-// auditRecords returns the audit records once there are at least want of them (a
-// record is written when the response body ends, which may trail the client a little).
-func (h *harness) auditRecords(want int) []audit.Record {
+// drain waits until every request the proxy took is finished, audit record and log
+// line included (they are written when the response body ends, which may trail the
+// client a little).
+func (h *harness) drain() {
 	h.t.Helper()
-	for i := 0; i < 100 && strings.Count(h.audit.String(), "\n") < want; i++ {
-		time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.p.Drain(ctx); err != nil {
+		h.t.Fatal(err)
 	}
+}
+
+// auditRecords returns the audit records of every finished request.
+func (h *harness) auditRecords() []audit.Record {
+	h.t.Helper()
+	h.drain()
 	var out []audit.Record
 	for _, line := range strings.Split(strings.TrimSpace(h.audit.String()), "\n") {
 		if line == "" {

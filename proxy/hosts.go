@@ -14,10 +14,13 @@ var DefaultIntercept = []string{
 	"chatgpt.com", // Codex CLI signed in with ChatGPT
 	"generativelanguage.googleapis.com",
 	"aiplatform.googleapis.com",
+	"*-aiplatform.googleapis.com", // Vertex regional endpoints: us-east5-aiplatform...
 	"*.aiplatform.googleapis.com",
 	"*.openai.azure.com",
 	"*.services.ai.azure.com",
+	"*.cognitiveservices.azure.com",
 	"bedrock-runtime.*.amazonaws.com",
+	"bedrock-runtime-fips.*.amazonaws.com",
 	"api.mistral.ai",
 	"codestral.mistral.ai",
 	"api.cohere.com",
@@ -52,10 +55,17 @@ const (
 )
 
 // hostMatcher decides whether a host is intercepted. Patterns are exact names,
-// "*.suffix" (any subdomain) or a single "*" label inside (bedrock-runtime.*.amazonaws.com).
+// "*.suffix" (one or more labels in front), "*-rest.suffix" (a first label ending in
+// "-rest", as Vertex's regional hosts), or a single "*" label inside
+// (bedrock-runtime.*.amazonaws.com).
 type hostMatcher struct {
 	exact    map[string]bool
-	patterns [][]string // labels, "*" matches one or more labels when leading, one label elsewhere
+	patterns []hostPattern
+}
+
+type hostPattern struct {
+	text   string
+	labels []string // "*" matches one or more labels when leading, one label elsewhere; "*x" a label ending in x
 }
 
 func newHostMatcher(patterns []string) (*hostMatcher, error) {
@@ -71,31 +81,33 @@ func newHostMatcher(patterns []string) (*hostMatcher, error) {
 		}
 		labels := strings.Split(p, ".")
 		for i, l := range labels {
-			if strings.Contains(l, "*") && l != "*" {
-				return nil, fmt.Errorf("intercept host %q: a wildcard must be a whole label", p)
+			star := strings.Index(l, "*")
+			if star > 0 || strings.Count(l, "*") > 1 || (star == 0 && l != "*" && i != 0) {
+				return nil, fmt.Errorf("intercept host %q: a wildcard must be a whole label, or lead the first label", p)
 			}
-			if l == "" || (l == "*" && i == len(labels)-1) {
+			if l == "" || (star == 0 && i == len(labels)-1) {
 				return nil, fmt.Errorf("intercept host %q: malformed pattern", p)
 			}
 		}
-		m.patterns = append(m.patterns, labels)
+		m.patterns = append(m.patterns, hostPattern{text: p, labels: labels})
 	}
 	return m, nil
 }
 
-// match reports whether hostport (host or host:port) is intercepted.
-func (m *hostMatcher) match(hostport string) bool {
+// match returns the pattern that intercepts hostport (host or host:port), if any. The
+// pattern, not the host, labels metrics, so their cardinality stays bounded.
+func (m *hostMatcher) match(hostport string) (string, bool) {
 	host := normalizeHost(hostport)
 	if m.exact[host] {
-		return true
+		return host, true
 	}
 	labels := strings.Split(host, ".")
 	for _, p := range m.patterns {
-		if matchLabels(p, labels) {
-			return true
+		if matchLabels(p.labels, labels) {
+			return p.text, true
 		}
 	}
-	return false
+	return "", false
 }
 
 func matchLabels(p, labels []string) bool {
@@ -110,6 +122,12 @@ func matchLabels(p, labels []string) bool {
 		return false
 	}
 	for i := range p {
+		if suffix, ok := strings.CutPrefix(p[i], "*"); ok && suffix != "" {
+			if len(labels[i]) <= len(suffix) || !strings.HasSuffix(labels[i], suffix) {
+				return false
+			}
+			continue
+		}
 		if p[i] != "*" && p[i] != labels[i] {
 			return false
 		}

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/elazarl/goproxy"
@@ -113,6 +114,7 @@ type Proxy struct {
 	audit     *audit.Writer
 	log       *slog.Logger
 	metrics   *metrics
+	inflight  sync.WaitGroup // intercepted requests not yet finished
 }
 
 // New builds a Proxy.
@@ -197,6 +199,20 @@ func (p *Proxy) Handler() http.Handler { return p.gp }
 // Close releases idle upstream connections.
 func (p *Proxy) Close() { p.transport.CloseIdleConnections() }
 
+// Drain waits until every intercepted request has finished (its response fully
+// relayed and its audit record written) or ctx ends. Call it after the listener has
+// stopped and before closing the store and the audit log.
+func (p *Proxy) Drain(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { p.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("drain: requests still in flight: %w", ctx.Err())
+	}
+}
+
 // LoadKnown fills the known-value set from the vault, so values tokenized before a
 // restart are still replaced wherever they appear.
 func (p *Proxy) LoadKnown(ctx context.Context) (int, error) {
@@ -229,7 +245,7 @@ type connState struct {
 }
 
 func (p *Proxy) onConnect(host string, pctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
-	if p.hosts.match(host) {
+	if _, ok := p.hosts.match(host); ok {
 		pctx.UserData = &connState{principal: principalFrom(pctx.Req.Header), client: pctx.Req.RemoteAddr, target: host}
 		return &goproxy.ConnectAction{
 			Action: goproxy.ConnectMitm,

@@ -10,8 +10,11 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/elazarl/goproxy"
@@ -24,12 +27,14 @@ import (
 
 // Error classes, as audit records and logs name them.
 const (
-	errClassTooLarge = "body_too_large"
-	errClassEncoding = "bad_encoding"
-	errClassJSON     = "bad_json"
-	errClassVault    = "vault"
-	errClassUpstream = "upstream"
-	errClassUpgrade  = "upgrade_unsupported"
+	errClassTooLarge    = "body_too_large"
+	errClassEncoding    = "bad_encoding"
+	errClassJSON        = "bad_json"
+	errClassVault       = "vault"
+	errClassUpstream    = "upstream"
+	errClassUpgrade     = "upgrade_unsupported"
+	errClassMisdirected = "misdirected"
+	errClassInternal    = "internal"
 )
 
 // reqState follows one intercepted request from start to its audit record.
@@ -37,8 +42,10 @@ type reqState struct {
 	start    time.Time
 	rec      audit.Record
 	api      API
+	pattern  string // the intercept pattern that matched: the metrics host label
 	upstream time.Time
 	restore  *restorer
+	done     sync.Once
 }
 
 // onRequest handles every request that is not a CONNECT: plain HTTP through the proxy
@@ -49,18 +56,20 @@ func (p *Proxy) onRequest(req *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	if host == "" {
 		host = req.Host
 	}
-	if cs, ok := pctx.UserData.(*connState); ok {
+	cs, inTunnel := pctx.UserData.(*connState)
+	if inTunnel {
 		// Inside an intercepted tunnel the request goes where the tunnel was opened to,
 		// whatever its Host header says: a different Host must not route around the
 		// intercept list (or a block) through our own connection.
-		if normalizeHost(host) != normalizeHost(cs.target) {
-			return req, goproxy.NewResponse(req, "text/plain", http.StatusMisdirectedRequest,
-				"cloakroom: the Host header does not match the CONNECT target\n")
+		misdirected := normalizeHost(host) != normalizeHost(cs.target)
+		req.URL.Host, host = cs.target, cs.target
+		if misdirected {
+			st := p.newState(req, pctx, host)
+			return req, p.refuse(req, st, http.StatusMisdirectedRequest, errClassMisdirected,
+				"cloakroom refused the request: its Host header does not name the host the tunnel was opened to")
 		}
-		req.URL.Host = cs.target
-		host = cs.target
 	}
-	if !p.hosts.match(host) {
+	if _, ok := p.hosts.match(host); !ok {
 		if p.cfg.OtherHosts == Block {
 			p.metrics.requests.WithLabelValues("other", outcomeBlocked).Inc()
 			return req, goproxy.NewResponse(req, "text/plain", http.StatusForbidden,
@@ -70,10 +79,16 @@ func (p *Proxy) onRequest(req *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 		return req, nil
 	}
 	st := p.newState(req, pctx, host)
+	if isUpgrade(req.Header) {
+		return req, p.refuse(req, st, http.StatusNotImplemented, errClassUpgrade,
+			"cloakroom cannot scan WebSocket or other upgraded connections to this host yet; use plain HTTPS")
+	}
 	goproxy.RemoveProxyHeaders(pctx, req)
-	return req, p.exchange(req, st)
+	return req, p.exchangeSafely(req, st)
 }
 
+// newState starts the record of an intercepted request. Every state is finished
+// exactly once (finish), which also ends its in-flight count.
 func (p *Proxy) newState(req *http.Request, pctx *goproxy.ProxyCtx, host string) *reqState {
 	principal, client := DefaultPrincipal, req.RemoteAddr
 	if cs, ok := pctx.UserData.(*connState); ok {
@@ -82,10 +97,16 @@ func (p *Proxy) newState(req *http.Request, pctx *goproxy.ProxyCtx, host string)
 		principal = principalFrom(req.Header)
 	}
 	h := normalizeHost(host)
+	pattern, ok := p.hosts.match(h)
+	if !ok {
+		pattern = "other"
+	}
 	api := classifyAPI(h, req.URL.Path)
+	p.inflight.Add(1)
 	return &reqState{
-		start: time.Now(),
-		api:   api,
+		start:   time.Now(),
+		api:     api,
+		pattern: pattern,
 		rec: audit.Record{
 			ID:        newRequestID(),
 			Principal: principal,
@@ -98,13 +119,22 @@ func (p *Proxy) newState(req *http.Request, pctx *goproxy.ProxyCtx, host string)
 	}
 }
 
+// exchangeSafely is exchange with a panic turned into a refusal: a bug in a scanner
+// must neither crash the proxy nor forward anything.
+func (p *Proxy) exchangeSafely(req *http.Request, st *reqState) (resp *http.Response) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.log.Error("panic while handling a request", "id", st.rec.ID, "panic_type", fmt.Sprintf("%T", r), "stack", string(debug.Stack()))
+			resp = p.refuse(req, st, http.StatusInternalServerError, errClassInternal,
+				"cloakroom hit an internal error and forwarded nothing")
+		}
+	}()
+	return p.exchange(req, st)
+}
+
 // exchange redacts the request, sends it upstream and returns the response with
 // tokens restored, or a refusal in the provider's error format.
 func (p *Proxy) exchange(req *http.Request, st *reqState) *http.Response {
-	if isUpgrade(req) {
-		return p.refuse(req, st, http.StatusNotImplemented, errClassUpgrade,
-			"cloakroom cannot scan WebSocket or other upgraded connections to this host yet; use plain HTTPS")
-	}
 	if resp := p.redact(req, st); resp != nil {
 		return resp
 	}
@@ -115,14 +145,35 @@ func (p *Proxy) exchange(req *http.Request, st *reqState) *http.Response {
 			err = req.Context().Err()
 		}
 		p.log.Warn("upstream request failed", "id", st.rec.ID, "host", st.rec.Host, "err", upstreamErrorText(err))
+		st.rec.Decision = outcomeForwarded // it may have been sent: say so
 		return p.refuse(req, st, http.StatusBadGateway, errClassUpstream,
 			"cloakroom could not reach the upstream API")
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		_ = resp.Body.Close()
+		st.rec.Decision = outcomeForwarded
+		return p.refuse(req, st, http.StatusBadGateway, errClassUpgrade,
+			"cloakroom refused the upstream's protocol switch: upgraded connections cannot be scanned")
 	}
 	return p.restoreResponse(req, resp, st)
 }
 
-func isUpgrade(req *http.Request) bool {
-	return req.Header.Get("Upgrade") != "" || strings.EqualFold(req.Header.Get("Connection"), "upgrade")
+// isUpgrade reports whether the request asks to switch protocols, on any of its
+// Upgrade or Connection header lines.
+func isUpgrade(h http.Header) bool {
+	for _, v := range h.Values("Upgrade") {
+		if strings.TrimSpace(v) != "" {
+			return true
+		}
+	}
+	for _, v := range h.Values("Connection") {
+		for _, tok := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // redact replaces the request body's secrets with tokens. It returns a refusal when
@@ -141,7 +192,8 @@ func (p *Proxy) redact(req *http.Request, st *reqState) *http.Response {
 	if err != nil {
 		return p.refuse(req, st, http.StatusBadRequest, errClassEncoding, "cloakroom could not read the request body")
 	}
-	body, err := decodeBody(raw, req.Header.Get("Content-Encoding"), p.maxBody)
+	// Every Content-Encoding line counts: RFC 9110 reads them as one list.
+	body, err := decodeBody(raw, strings.Join(req.Header.Values("Content-Encoding"), ","), p.maxBody)
 	switch {
 	case errors.Is(err, ErrBodyTooLarge):
 		return p.refuse(req, st, http.StatusRequestEntityTooLarge, errClassTooLarge, tooLargeMessage(p.maxBody))
@@ -156,16 +208,25 @@ func (p *Proxy) redact(req *http.Request, st *reqState) *http.Response {
 
 	out, err := p.redactBody(req.Context(), body, req.Header.Get("Content-Type"), st)
 	p.metrics.scanDuration.Observe(time.Since(scanStart).Seconds())
+	var vaultErr *vaultError
 	switch {
 	case errors.Is(err, walk.ErrInvalidJSON):
 		return p.refuse(req, st, http.StatusBadRequest, errClassJSON,
 			"cloakroom refused the request: the body is declared JSON but does not parse, so it cannot be scanned")
-	case err != nil:
+	case errors.Is(err, walk.ErrTooDeep):
+		return p.refuse(req, st, http.StatusBadRequest, errClassJSON,
+			"cloakroom refused the request: the body's JSON is nested too deeply to scan")
+	case errors.As(err, &vaultErr):
 		p.metrics.vaultErrors.Inc()
 		p.log.Error("vault unavailable, request refused", "id", st.rec.ID, "err", err)
 		return p.refuse(req, st, http.StatusServiceUnavailable, errClassVault,
 			"cloakroom refused the request: its secrets could not be stored in the vault, so they cannot be replaced")
+	case err != nil:
+		p.log.Error("scan failed, request refused", "id", st.rec.ID, "err", err)
+		return p.refuse(req, st, http.StatusInternalServerError, errClassInternal,
+			"cloakroom could not scan the request body and forwarded nothing")
 	}
+	st.rec.Model = auditModel(st, out)
 	if len(st.rec.Detections) == 0 {
 		setBody(req, raw) // untouched: forward the agent's exact bytes
 		return nil
@@ -197,9 +258,6 @@ func (p *Proxy) redactBody(ctx context.Context, body []byte, contentType string,
 		return body, nil
 	}
 	if declaredJSON(contentType) || looksJSON(body) {
-		if st.rec.Model == "" {
-			st.rec.Model = walk.Model(body)
-		}
 		out, err := walk.Redact(body, func(f walk.Field, s []byte) ([]walk.Replacement, error) {
 			return p.tokenizeFindings(ctx, st, f.Path, s, p.findings(f.Key, s))
 		})
@@ -281,7 +339,7 @@ func (p *Proxy) tokenizeFindings(ctx context.Context, st *reqState, path string,
 		value := s[f.Start:f.End]
 		tok, err := p.vault.Tokenize(ctx, value, f.Class, f.RuleID, st.rec.Principal)
 		if err != nil {
-			return nil, fmt.Errorf("tokenize %s: %w", f.RuleID, err)
+			return nil, &vaultError{fmt.Errorf("tokenize %s: %w", f.RuleID, err)}
 		}
 		if f.RuleID != KnownRuleID {
 			p.known.Add(value, f.Class, KnownRuleID)
@@ -294,6 +352,29 @@ func (p *Proxy) tokenizeFindings(ctx context.Context, st *reqState, path string,
 		}
 	}
 	return reps, nil
+}
+
+// vaultError marks a failure to store a secret: the request is refused as a vault
+// outage (503), not as a bad body.
+type vaultError struct{ err error }
+
+func (e *vaultError) Error() string { return e.err.Error() }
+func (e *vaultError) Unwrap() error { return e.err }
+
+// modelName is what a model id looks like; anything else stays out of the audit.
+var modelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$`)
+
+// auditModel names the model for the audit record, from the redacted body (so a
+// secret pasted into "model" is never recorded) or the Gemini path.
+func auditModel(st *reqState, redacted []byte) string {
+	m := st.rec.Model
+	if m == "" && looksJSON(redacted) {
+		m = walk.Model(redacted)
+	}
+	if !modelName.MatchString(m) || tokenize.Contains([]byte(m)) {
+		return ""
+	}
+	return m
 }
 
 // splice applies sorted, non-overlapping replacements to b.
@@ -317,15 +398,24 @@ func (p *Proxy) refuse(req *http.Request, st *reqState, status int, class, msg s
 	msg = fmt.Sprintf("%s (cloakroom request id %s)", msg, st.rec.ID)
 	resp := goproxy.NewResponse(req, "application/json", status, string(errorBody(st.api, status, class, msg)))
 	resp.Header.Set("X-Cloakroom-Error", class)
-	st.rec.Decision = outcomeRefused
+	if st.rec.Decision == "" {
+		st.rec.Decision = outcomeRefused
+	}
 	st.rec.Error = class
 	st.rec.Status = status
 	p.finish(st)
 	return resp
 }
 
-// finish writes the request's audit record, metrics and canonical log line.
+// finish writes the request's audit record, metrics and canonical log line, once.
 func (p *Proxy) finish(st *reqState) {
+	st.done.Do(func() {
+		defer p.inflight.Done()
+		p.record(st)
+	})
+}
+
+func (p *Proxy) record(st *reqState) {
 	st.rec.Time = st.start.UTC()
 	st.rec.TotalMS = ms(time.Since(st.start))
 	if !st.upstream.IsZero() {
@@ -342,7 +432,7 @@ func (p *Proxy) finish(st *reqState) {
 	if st.rec.Error == errClassUpstream {
 		outcome = outcomeError
 	}
-	p.metrics.requests.WithLabelValues(st.rec.Host, outcome).Inc()
+	p.metrics.requests.WithLabelValues(st.pattern, outcome).Inc()
 	if err := p.audit.Write(st.rec); err != nil {
 		p.log.Error("audit record lost", "id", st.rec.ID, "err", err)
 	}

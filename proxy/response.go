@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,7 +43,10 @@ func (p *Proxy) restoreResponse(req *http.Request, resp *http.Response, st *reqS
 			p.log.Warn("response not restored", "id", st.rec.ID, "err", err)
 		}
 	}
-	resp.Body = &finishBody{ReadCloser: resp.Body, finish: func() { p.finish(st) }}
+	resp.Body = &finishBody{ReadCloser: resp.Body, finish: func() { p.finish(st) }, onPanic: func(r any) {
+		p.log.Error("panic while restoring a response", "id", st.rec.ID, "panic_type", fmt.Sprintf("%T", r), "stack", string(debug.Stack()))
+		st.rec.Error = errClassInternal
+	}}
 	return resp
 }
 
@@ -79,12 +84,23 @@ func (p *Proxy) restoreWhole(resp *http.Response, st *reqState, mt string) error
 // finishBody runs finish once, when the body reaches its end or is closed.
 type finishBody struct {
 	io.ReadCloser
-	once   sync.Once
-	finish func()
+	once    sync.Once
+	finish  func()
+	onPanic func(any)
 }
 
-func (b *finishBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
+// errRestorePanic ends a response whose restorer panicked: the agent sees a cut
+// stream, the proxy stays up.
+var errRestorePanic = errors.New("cloakroom: internal error while restoring the response")
+
+func (b *finishBody) Read(p []byte) (n int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b.onPanic(r)
+			n, err = 0, errRestorePanic
+		}
+	}()
+	n, err = b.ReadCloser.Read(p)
 	if err == io.EOF {
 		b.once.Do(b.finish)
 	}

@@ -184,6 +184,9 @@ func (c serveConfig) validate() error {
 	if c.CacheSize <= 0 {
 		errs = append(errs, fmt.Errorf("cache_size must be positive, got %d", c.CacheSize))
 	}
+	if len(c.Intercept) == 0 {
+		errs = append(errs, errors.New("hosts.intercept is empty: cloakroom would intercept nothing (leave it out for the built-in list)"))
+	}
 	if c.OtherHosts != string(proxy.Tunnel) && c.OtherHosts != string(proxy.Block) {
 		errs = append(errs, fmt.Errorf("other hosts must be tunnel or block, got %q", c.OtherHosts))
 	}

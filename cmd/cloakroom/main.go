@@ -32,6 +32,9 @@ import (
 	"github.com/cloakroom/cloakroom/tokenize"
 )
 
+// shutdownGrace is how long a stopping proxy waits for requests in flight.
+const shutdownGrace = 30 * time.Second
+
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
@@ -182,8 +185,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		proxyLn.Close()
 		return fmt.Errorf("admin listener: %w", err)
 	}
-	proxySrv := &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 30 * time.Second}
-	adminSrv := &http.Server{Handler: p.AdminHandler(reg), ReadHeaderTimeout: 10 * time.Second}
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	proxySrv := &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
+	adminSrv := &http.Server{Handler: p.AdminHandler(reg), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 	errc := make(chan error, 2)
 	go func() { errc <- proxySrv.Serve(proxyLn) }()
 	go func() { errc <- adminSrv.Serve(adminLn) }()
@@ -201,10 +205,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	case err = <-errc:
 		log.Error("listener stopped", "err", err)
 	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Stop taking requests, then let the ones in flight (streams included) finish and
+	// write their audit records before the store and the audit log close.
+	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	_ = adminSrv.Shutdown(shutCtx)
 	_ = proxySrv.Shutdown(shutCtx)
+	if derr := p.Drain(shutCtx); derr != nil {
+		log.Warn("stopping with requests still in flight", "err", derr)
+	}
+	_ = adminSrv.Shutdown(shutCtx)
 	log.Info("cloakroom stopped")
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil

@@ -296,6 +296,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{name: "bad body limit", yaml: "max_body_bytes: -1\n", want: "max_body_bytes"},
 		{name: "same addresses", args: []string{"--listen", "127.0.0.1:1", "--admin", "127.0.0.1:1"}, want: "must differ"},
 		{name: "bad intercept", yaml: "hosts:\n  add: [\"https://x/\"]\n", want: "intercept host"},
+		{name: "empty intercept", yaml: "hosts:\n  intercept: []\n", want: "intercept nothing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

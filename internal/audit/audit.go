@@ -64,6 +64,10 @@ func Open(path string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
+	if err := f.Chmod(0o600); err != nil { // an older file may be wider
+		_ = f.Close()
+		return nil, fmt.Errorf("open audit log: %w", err)
+	}
 	return &Writer{w: f, closer: f}, nil
 }
 

@@ -5,6 +5,7 @@ package redactlog
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 )
 
@@ -65,9 +66,6 @@ func (h *Handler) attr(a slog.Attr) slog.Attr {
 		}
 		return slog.Group(a.Key, red...)
 	case slog.KindAny:
-		if err, ok := v.Any().(error); ok {
-			return slog.String(a.Key, h.redact(err.Error()))
-		}
 		if s, ok := v.Any().([]string); ok {
 			red := make([]string, len(s))
 			for i := range s {
@@ -75,6 +73,18 @@ func (h *Handler) attr(a slog.Attr) slog.Attr {
 			}
 			return slog.Any(a.Key, red)
 		}
+		// Anything else (errors, byte slices, Stringers, maps, structs) is printed
+		// here, redacted, and passed on as a string: no handler gets to print it raw.
+		var text string
+		switch x := v.Any().(type) {
+		case error:
+			text = x.Error()
+		case []byte:
+			text = string(x)
+		default:
+			text = fmt.Sprint(x)
+		}
+		return slog.String(a.Key, h.redact(text))
 	}
 	return slog.Attr{Key: a.Key, Value: v}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -21,16 +22,24 @@ func TestHandlerRedacts(t *testing.T) {
 			i += j + len(canary)
 		}
 	}
-	var buf bytes.Buffer
-	log := slog.New(New(slog.NewJSONHandler(&buf, nil), scan))
-	log.With("pre", "x"+canary).WithGroup("g").Info("msg "+canary,
-		"s", canary, "err", errors.New("failed: "+canary), "list", []string{canary},
-		slog.Group("grp", "inner", canary+canary))
-	out := buf.String()
-	if strings.Contains(out, canary) {
-		t.Fatalf("canary in log: %s", out)
-	}
-	if got := strings.Count(out, Replacement); got != 7 {
-		t.Fatalf("got %d redactions, want 7: %s", got, out)
+	u, _ := url.Parse("https://example.com/x?key=" + canary)
+	for _, format := range []string{"json", "text"} {
+		var buf bytes.Buffer
+		var next slog.Handler = slog.NewJSONHandler(&buf, nil)
+		if format == "text" {
+			next = slog.NewTextHandler(&buf, nil)
+		}
+		log := slog.New(New(next, scan))
+		log.With("pre", "x"+canary).WithGroup("g").Info("msg "+canary,
+			"s", canary, "err", errors.New("failed: "+canary), "list", []string{canary},
+			slog.Group("grp", "inner", canary+canary),
+			"bytes", []byte(canary), "url", u, "map", map[string]string{"k": canary}, "any", []any{canary})
+		out := buf.String()
+		if strings.Contains(out, canary) {
+			t.Fatalf("%s: canary in log: %s", format, out)
+		}
+		if got := strings.Count(out, Replacement); got != 11 {
+			t.Fatalf("%s: got %d redactions, want 11: %s", format, got, out)
+		}
 	}
 }
