@@ -7,8 +7,11 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -145,4 +148,69 @@ func TestUpstreamVerified(t *testing.T) {
 	if n := len(h.up.Requests()); n != 0 {
 		t.Fatalf("an unverified upstream got %d requests", n)
 	}
+}
+
+// TestNoHidingPlaces: secrets in places the skip rules once waved through reach the
+// upstream as tokens: signature-like or media-like keys inside a tool result's JSON,
+// member names, and text files sent base64-encoded. Real binary media and real
+// thinking blocks stay byte-identical.
+func TestNoHidingPlaces(t *testing.T) {
+	s := newSecrets(t)
+	b64 := func(v string) string { return base64.StdEncoding.EncodeToString([]byte(v)) }
+	png := "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+	toolFile := q(`{"webhook":{"signature":"` + s.GitHub + `"},"blob":{"mime_type":"text/plain","data":"AWS_SECRET_ACCESS_KEY=` + s.AWSSecret + `"}}`)
+	tests := []struct {
+		name   string
+		body   string
+		secret string
+		keep   string // must reach the upstream unchanged
+	}{
+		{name: "signature inside tool result JSON", secret: s.GitHub,
+			body: `{"model":"m","max_tokens":9,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":` + toolFile + `}]}]}`},
+		{name: "media data inside tool result JSON", secret: s.AWSSecret,
+			body: `{"model":"m","max_tokens":9,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":` + toolFile + `}]}]}`},
+		{name: "member name", secret: s.GitHub,
+			body: `{"model":"m","max_tokens":9,"messages":[{"role":"user","content":"hi"}],"metadata":{"` + s.GitHub + `":"x"}}`},
+		{name: "base64 text file data URL", secret: s.PGPassword,
+			body: `{"model":"gpt-4.1","messages":[{"role":"user","content":[{"type":"file","file":{"filename":"a.env","file_data":"data:text/plain;base64,` + b64("DATABASE_URL=postgres://app:"+s.PGPassword+"@db:5432/x\n") + `"}},{"type":"text","text":"see file"}]}]}`},
+		{name: "base64 text document", secret: s.AWSSecret,
+			body: `{"model":"m","max_tokens":9,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"text/plain","data":"` + b64("aws_secret_access_key = "+s.AWSSecret) + `"}},{"type":"text","text":"see doc"}]}]}`},
+		{name: "binary image kept", secret: s.PGPassword, keep: png,
+			body: `{"model":"m","max_tokens":9,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"` + png + `"}},{"type":"text","text":"postgres://app:` + s.PGPassword + `@db/x"}]}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, harnessOpts{})
+			h.plant(tt.secret)
+			resp, got := post(t, h.client("alice"), anthropicURL, nil, []byte(tt.body))
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, got)
+			}
+			fwd := h.up.Last().Body
+			if !json.Valid(fwd) {
+				t.Fatalf("forwarded body is not JSON: %s", fwd)
+			}
+			if !bytes.Contains(fwd, []byte(h.tokenFor(tt.secret))) && !strings.Contains(tt.name, "base64") {
+				t.Errorf("upstream body lacks the token: %s", fwd)
+			}
+			if tt.keep != "" && !bytes.Contains(fwd, []byte(tt.keep)) {
+				t.Errorf("binary media changed on its way upstream")
+			}
+			if strings.Contains(tt.name, "base64") && !strings.Contains(decodeAllBase64(fwd), h.tokenFor(tt.secret)) {
+				t.Errorf("the base64 payload does not carry the token after decoding")
+			}
+		})
+	}
+}
+
+// decodeAllBase64 decodes every long base64 run in b and concatenates the results.
+func decodeAllBase64(b []byte) string {
+	var out strings.Builder
+	for _, run := range regexp.MustCompile(`[A-Za-z0-9+/]{16,}={0,2}`).FindAll(b, -1) {
+		if d, err := base64.StdEncoding.DecodeString(string(run)); err == nil {
+			out.Write(d)
+			out.WriteByte('\n')
+		}
+	}
+	return out.String()
 }

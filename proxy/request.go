@@ -259,7 +259,14 @@ func (p *Proxy) redactBody(ctx context.Context, body []byte, contentType string,
 	}
 	if declaredJSON(contentType) || looksJSON(body) {
 		out, err := walk.Redact(body, func(f walk.Field, s []byte) ([]walk.Replacement, error) {
-			return p.tokenizeFindings(ctx, st, f.Path, s, p.findings(f.Key, s))
+			if reps, ok, err := p.redactEncoded(ctx, st, f, s); ok {
+				return reps, err
+			}
+			path := f.Path
+			if f.Name {
+				path += " (member name)"
+			}
+			return p.tokenizeFindings(ctx, st, path, s, p.findings(f.Key, s))
 		})
 		if err == nil || declaredJSON(contentType) {
 			return out, err

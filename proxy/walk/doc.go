@@ -1,13 +1,15 @@
-// Package walk finds the string values of a JSON body and rewrites them with byte
-// fidelity.
+// Package walk finds the strings of a JSON body, values and member names, and rewrites
+// them with byte fidelity.
 //
-// Redact hands every string value of a request body to a callback and splices the
-// replacements it returns into the raw bytes: the output differs from the input only
-// inside the string literals that changed. Key order, whitespace, number formatting and
-// the escape style of every untouched byte stay identical, so provider prompt caches,
-// which match exact byte prefixes, keep hitting. Restore does the reverse on response
-// bodies: it hands the string values that hold a token to a callback and re-encodes the
-// literals whose content changed.
+// Redact hands every string value and member name of a request body to a callback
+// and splices the replacements it returns into the raw bytes: the output differs from
+// the input only inside the string literals that changed. Key order, whitespace,
+// number formatting and the escape style of every untouched byte stay identical, so
+// provider prompt caches, which match exact byte prefixes, keep hitting. Member names
+// are scanned because agents send maps keyed by secrets (an env file read as JSON);
+// Field.Name tells them from values. Restore does the reverse on response bodies: it
+// hands the strings that hold a token to a callback and re-encodes the literals whose
+// content changed.
 //
 // # Nested JSON
 //
@@ -21,12 +23,20 @@
 // # Skipped values
 //
 // Some values are never passed to the callback and never modified: signed reasoning
-// blocks and signatures, which the provider verifies byte for byte, and base64 media,
-// which only yields false positives. The rules are the tables in skip.go.
+// blocks (Anthropic thinking blocks, member names and signatures included, OpenAI
+// reasoning items) and encrypted or signed members, which the provider verifies byte
+// for byte, and base64 media of a binary media type, which only yields false
+// positives. Media of a text-like type is passed with Field.MediaType set, for the
+// caller to decode and scan. The rules apply only to the body itself, never inside
+// JSON text nested in a string: that is the user's data, whatever its member names
+// say. The body's own member names that are fixed words of the provider APIs or of
+// JSON Schema ("messages", "type", "properties", ...) are not passed either: they
+// hold no secret, and most names of a request body are such words. The rules are
+// the tables in skip.go.
 //
 // # Performance
 //
-// One pass validates the body and records where its string values are; a second pass
+// One pass validates the body and records where its strings are; a second pass
 // calls the callback and writes the output. A string without escapes is passed to the
 // callback as a subslice of the body; escaped strings are decoded into a reused buffer.
 package walk

@@ -30,6 +30,9 @@ func addSeeds(f *testing.F) {
 		`{"k":"cloak_f_00000001 abc"}`,
 		"[\"\xed\xa0\x80abc\\udc00\"]",
 		`{"a":"{\"x\":\"\ud83d abc\",\"y\":\"\\udc00 cloak_\",\"z\":\"\udc00\\n abc\"}"}`,
+		`{"env":{"abc\u0064ef":{"ghi":"jkl"}},"x cloak_f":1,"c":"{\"abc\":{\"def\":\"ghi\"}}"}`,
+		`{"a":"{\"signature\":\"abc\",\"type\":\"thinking\",\"mime_type\":\"image/png\",\"data\":\"abc\"}"}`,
+		`{"inlineData":{"mimeType":"text/plain","data":"abc"},"url":"data:image/png;base64,abc","file_data":"data:text/csv,abc"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -62,7 +65,8 @@ func runs(s []byte) [][2]int {
 
 // FuzzRedactRoundTrip checks, for any input: Redact fails exactly when the input is not
 // valid JSON; a callback that replaces nothing gives back the body itself; replacing
-// word runs with tokens changes only string values, gives valid JSON, and Restore with
+// word runs with tokens changes only string literals (values and member names), gives
+// valid JSON, and Restore with
 // the inverse mapping gives a document equal to the input (nested JSON text compared
 // by value); replacing arbitrary spans still gives valid JSON.
 func FuzzRedactRoundTrip(f *testing.F) {
@@ -157,7 +161,8 @@ func FuzzRedactRoundTrip(f *testing.F) {
 }
 
 // FuzzRestore checks that restoring values full of characters JSON must escape
-// always gives valid JSON, and that only string values change.
+// always gives valid JSON, and that only string literals (values and member names)
+// change.
 func FuzzRestore(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, in []byte) {

@@ -102,9 +102,9 @@ func segments(b []byte) []segment {
 	return out
 }
 
-// checkFidelity fails unless out differs from in only inside string values.
-// changed is called with each changed literal's original decoded content and reports
-// whether it may have changed.
+// checkFidelity fails unless out differs from in only inside string literals, values
+// and member names, a name staying a name. changed is called with each changed
+// literal's original decoded content and reports whether it may have changed.
 func checkFidelity(t *testing.T, in, out []byte, changed func(orig string) bool) {
 	t.Helper()
 	a, b := segments(in), segments(out)
@@ -115,7 +115,7 @@ func checkFidelity(t *testing.T, in, out []byte, changed func(orig string) bool)
 		if bytes.Equal(a[i].raw, b[i].raw) {
 			continue
 		}
-		if !a[i].isStr || a[i].isKey || !b[i].isStr {
+		if !a[i].isStr || !b[i].isStr || a[i].isKey != b[i].isKey {
 			t.Fatalf("segment %d changed outside a string value: got %q, want %q", i, b[i].raw, a[i].raw)
 		}
 		var orig string

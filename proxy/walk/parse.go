@@ -9,14 +9,19 @@ import (
 // hold it.
 const marker = "cloak_"
 
-// rec records one string value that a callback may see.
+// rec records one string value or member name that a callback may see.
 type rec struct {
 	start, end int // content between the quotes, in walker.b
 	pathOff    int // path in walker.arena
-	pathLen    int
-	keyLen     int // the key is the path's last keyLen bytes
-	esc        bool
-	drop       bool
+	// aux is, for a name, the index of the first rec after its member's value; for
+	// a value with mtLen > 0, where its media type starts in walker.arena.
+	aux     int
+	pathLen int
+	keyLen  int   // the key is the path's last keyLen bytes
+	mtLen   uint8 // at most maxMediaType
+	esc     bool
+	drop    bool
+	name    bool // a member name; its path is its object's
 }
 
 // seg is one step of the current path: a member name or an array index.
@@ -24,6 +29,9 @@ type seg struct {
 	key   []byte // nil for an array element
 	idx   int
 	isKey bool
+	// pOff and pLen locate in walker.arena the path up to and including this step,
+	// once built; pLen < 0 until then.
+	pOff, pLen int
 }
 
 // walker holds the state of one walk over one document. The first pass (parse)
@@ -36,13 +44,16 @@ type walker struct {
 	restore bool   // record only literals holding marker
 
 	depth int
-	mute  int   // > 0 inside a skipped value
-	segs  []seg // current path
+	mute  int    // > 0 inside a skipped value
+	segs  []seg  // current path
+	root  [2]int // where the path of the root (w.prefix) is in arena; root[1] < 0 until built
 	recs  []rec
 	data  []int  // recs of "data" members of the open objects
-	arena []byte // paths of recs
+	arena []byte // paths and media types of recs
 	paths string // arena as a string, once parsed
-	tmp   []byte // decoded "type" values and keys
+	tmp   []byte // decoded "type" values, media types and keys
+
+	renames []rename // redact: the member names replaced around the current rec
 
 	buf   []byte        // decoded string values
 	reps  []Replacement // redact output
@@ -56,6 +67,7 @@ func (w *walker) reset(b []byte, prefix []byte, level int, restore bool) {
 	w.prefix = append(w.prefix[:0], prefix...)
 	w.depth, w.mute = 0, 0
 	w.segs, w.recs, w.data, w.arena = w.segs[:0], w.recs[:0], w.data[:0], w.arena[:0]
+	w.root = [2]int{0, -1}
 	w.paths = ""
 }
 
@@ -119,41 +131,130 @@ func (w *walker) value(i int, m memberInfo) (int, error) {
 // record records the string value b[start:end] unless a rule skips it.
 func (w *walker) record(start, end int, esc bool, m memberInfo) {
 	raw := w.b[start:end]
+	var mt []byte
 	if m.kind&kindDataURL != 0 {
-		r := dataURLRules[m.url]
-		if bytes.HasPrefix(raw, []byte(r.Prefix)) && bytes.Contains(raw, []byte(r.Needs)) {
+		var ok bool
+		if mt, ok = w.dataURLMedia(raw, esc); ok && binaryMedia(string(mt)) {
 			return
 		}
 	}
 	if w.restore && !bytes.Contains(raw, []byte(marker)) {
 		return
 	}
-	off := len(w.arena)
-	w.arena = append(w.arena, w.prefix...)
-	keyLen := 0
-	for k := range w.segs {
-		s := &w.segs[k]
+	mtOff := len(w.arena)
+	w.arena = append(w.arena, mt...)
+	off, n, keyLen := w.appendPath(w.segs)
+	w.recs = append(w.recs, rec{start: start, end: end, pathOff: off, aux: mtOff, pathLen: n, keyLen: keyLen, mtLen: uint8(len(mt)), esc: esc})
+}
+
+// recordName records the member name b[start:end] of the innermost open object and
+// returns its index in w.recs, or -1.
+func (w *walker) recordName(start, end int, esc bool) int {
+	if w.restore && !bytes.Contains(w.b[start:end], []byte(marker)) {
+		return -1
+	}
+	off, n, _ := w.appendPath(w.segs[:len(w.segs)-1])
+	w.recs = append(w.recs, rec{start: start, end: end, pathOff: off, pathLen: n, esc: esc, name: true})
+	return len(w.recs) - 1
+}
+
+// appendPath returns where the path of segs is in the arena, appending it if it was
+// not built yet, and the length of its last member name (0 for an array element).
+// A path starts with the longest built path of a prefix of segs.
+func (w *walker) appendPath(segs []seg) (off, n, keyLen int) {
+	if k := len(segs) - 1; k >= 0 && segs[k].isKey {
+		keyLen = len(segs[k].key)
+	}
+	j := len(segs) - 1
+	for j >= 0 && segs[j].pLen < 0 {
+		j--
+	}
+	switch {
+	case j == len(segs)-1 && j >= 0:
+		return segs[j].pOff, segs[j].pLen, keyLen
+	case j >= 0:
+		off = len(w.arena)
+		w.arena = append(w.arena, w.arena[segs[j].pOff:segs[j].pOff+segs[j].pLen]...)
+	case w.root[1] >= 0:
+		if len(segs) == 0 {
+			return w.root[0], w.root[1], 0
+		}
+		off = len(w.arena)
+		w.arena = append(w.arena, w.prefix...)
+	default:
+		off = len(w.arena)
+		w.arena = append(w.arena, w.prefix...)
+		w.root = [2]int{off, len(w.prefix)}
+	}
+	for k := j + 1; k < len(segs); k++ {
+		s := &segs[k]
 		if !s.isKey {
 			w.arena = append(w.arena, '[')
 			w.arena = strconv.AppendInt(w.arena, int64(s.idx), 10)
 			w.arena = append(w.arena, ']')
-			keyLen = 0
-			continue
+		} else {
+			if len(w.arena) > off {
+				w.arena = append(w.arena, '.')
+			}
+			w.arena = append(w.arena, s.key...)
 		}
-		if len(w.arena) > off {
-			w.arena = append(w.arena, '.')
-		}
-		w.arena = append(w.arena, s.key...)
-		keyLen = len(s.key)
+		s.pOff, s.pLen = off, len(w.arena)-off
 	}
-	w.recs = append(w.recs, rec{start: start, end: end, pathOff: off, pathLen: len(w.arena) - off, keyLen: keyLen, esc: esc})
+	return off, len(w.arena) - off, keyLen
+}
+
+// truncateArena drops the arena from n on, and the built paths there.
+func (w *walker) truncateArena(n int) {
+	w.arena = w.arena[:n]
+	for k := range w.segs {
+		if s := &w.segs[k]; s.pLen >= 0 && s.pOff+s.pLen > n {
+			s.pLen = -1
+		}
+	}
+	if w.root[1] >= 0 && w.root[0]+w.root[1] > n {
+		w.root[1] = -1
+	}
+}
+
+// maxDataURLHeader bounds the header of a data URL (the bytes before its ',').
+const maxDataURLHeader = 1024
+
+// dataURLMedia returns the media type essence of the raw literal content raw if it
+// is a data URL, in w.tmp: text/plain if the URL names none.
+func (w *walker) dataURLMedia(raw []byte, esc bool) ([]byte, bool) {
+	i := bytes.IndexByte(raw, ',') // never inside an escape sequence
+	if i < 0 || i > maxDataURLHeader {
+		return nil, false
+	}
+	h := raw[:i]
+	if esc {
+		w.tmp = unescape(w.tmp[:0], h)
+		h = w.tmp
+	}
+	t, ok := dataURLType(h)
+	if !ok {
+		return nil, false
+	}
+	if j := bytes.IndexByte(t, ';'); j >= 0 {
+		t = t[:j]
+	}
+	if t = bytes.TrimSpace(t); len(t) == 0 {
+		t = []byte("text/plain")
+	}
+	if len(t) > maxMediaType {
+		return nil, false
+	}
+	return appendEssence(w.tmp[len(w.tmp):], t), true
 }
 
 // objState is what an object's members have said about it so far.
 type objState struct {
 	opaque    bool // its "type" is in skipObjectTypes
 	media     bool // it has a media type member
+	text      bool // a media type member that is not a binary type
 	otherType bool // it has a "type" other than "base64"
+	mtOff     int  // the essence of its last string media type, in the arena
+	mtLen     int
 }
 
 // object parses the object at b[i], held by a member of the given kind.
@@ -168,7 +269,7 @@ func (w *walker) object(i int, holder uint8) (int, error) {
 		w.depth--
 		return i + 1, nil
 	}
-	w.segs = append(w.segs, seg{isKey: true})
+	w.segs = append(w.segs, seg{isKey: true, pLen: -1})
 	top := len(w.segs) - 1
 	for {
 		if i >= len(b) || b[i] != '"' {
@@ -182,12 +283,23 @@ func (w *walker) object(i int, holder uint8) (int, error) {
 		if esc {
 			key = unescape(nil, key) // rare; the path keeps it
 		}
+		var m memberInfo
+		if w.level == 0 {
+			m = lookupMember(key) // skip rules apply to the body only
+		}
+		name := -1
+		if w.mute == 0 && m.kind&kindAPIName == 0 {
+			name = w.recordName(i+1, end, esc)
+		}
 		if i = skipWS(b, end+1); i >= len(b) || b[i] != ':' {
 			return i, syntaxError(i)
 		}
-		w.segs[top].key = key
-		if i, err = w.member(skipWS(b, i+1), lookupMember(key), holder, &st); err != nil {
+		w.segs[top].key, w.segs[top].pLen = key, -1
+		if i, err = w.member(skipWS(b, i+1), m, holder, &st); err != nil {
 			return i, err
+		}
+		if name >= 0 {
+			w.recs[name].aux = len(w.recs)
 		}
 		if i = skipWS(b, i); i >= len(b) {
 			return i, syntaxError(i)
@@ -205,10 +317,15 @@ func (w *walker) object(i int, holder uint8) (int, error) {
 	switch {
 	case st.opaque:
 		w.mute--
-		w.recs, w.arena = w.recs[:recStart], w.arena[:arenaStart]
+		w.recs = w.recs[:recStart]
+		w.truncateArena(arenaStart)
 	case st.media && !st.otherType:
 		for _, n := range w.data[dataStart:] {
-			w.recs[n].drop = true
+			if !st.text {
+				w.recs[n].drop = true
+				continue
+			}
+			w.recs[n].aux, w.recs[n].mtLen = st.mtOff, uint8(st.mtLen)
 		}
 	}
 	w.data = w.data[:dataStart]
@@ -252,8 +369,23 @@ func (w *walker) member(i int, m memberInfo, holder uint8, st *objState) (int, e
 		if len(w.recs) > n {
 			w.data = append(w.data, n) // dropped at close if the object is media
 		}
+	case m.kind&kindMedia != 0:
+		st.media = true
+		start := i + 1
+		if i, err = w.value(i, m); err != nil || !isStr {
+			st.text = true // not a string: unknown
+			return i, err
+		}
+		t := b[start : i-1]
+		if bytes.IndexByte(t, '\\') >= 0 {
+			w.tmp = unescape(w.tmp[:0], t)
+			t = w.tmp
+		}
+		st.mtOff = len(w.arena)
+		w.arena = appendEssence(w.arena, t)
+		st.mtLen = len(w.arena) - st.mtOff
+		st.text = st.text || st.mtLen == 0 || !binaryMedia(string(w.arena[st.mtOff:]))
 	default:
-		st.media = st.media || m.kind&kindMedia != 0
 		st.otherType = st.otherType || m.kind&kindType != 0 // a "type" that is not a string
 		i, err = w.value(i, m)
 	}
@@ -270,10 +402,10 @@ func (w *walker) array(i int) (int, error) {
 		w.depth--
 		return i + 1, nil
 	}
-	w.segs = append(w.segs, seg{})
+	w.segs = append(w.segs, seg{pLen: -1})
 	top := len(w.segs) - 1
 	for n := 0; ; n++ {
-		w.segs[top].idx = n
+		w.segs[top].idx, w.segs[top].pLen = n, -1
 		var err error
 		if i, err = w.value(i, memberInfo{}); err != nil {
 			return i, err

@@ -1,50 +1,179 @@
 package walk
 
-// Skip rules. A skipped value is never passed to a callback and never modified. Each
-// table protects either signed provider content (changing one byte makes the provider
-// reject the request) or binary payloads (base64 media, where detectors only find
-// false positives). Add a name to a table to grow a rule; add a kind to add one.
+import (
+	"bytes"
+	"strings"
+)
+
+// Skip rules. A skipped value is never passed to a callback and never modified, and
+// neither are the member names inside it. Each table protects either signed provider
+// content (changing one byte makes the provider reject the request) or binary payloads
+// (base64 media, where detectors only find false positives); apiNames spares the fixed
+// member names of the APIs. Add a name to a table to grow a rule; add a kind to add
+// one.
+//
+// The rules apply only at nesting level 0, to the API body itself. Inside JSON text
+// carried by a string (tool-call arguments, stringified tool results) no rule applies:
+// that text is the user's data, which may well hold a "signature" member, a "type" of
+// "reasoning" or a "data" member next to a "mime_type", and it is all scanned.
 var (
 	// skipObjectTypes lists values of an object's "type" member that make the whole
-	// object opaque, wherever "type" sits among its members: Anthropic thinking and
-	// redacted_thinking blocks, OpenAI Responses reasoning items.
+	// object opaque, wherever "type" sits among its members, member names included:
+	// Anthropic thinking and redacted_thinking blocks (and so their signatures),
+	// OpenAI Responses reasoning items.
 	skipObjectTypes = []string{"thinking", "redacted_thinking", "reasoning"}
 
-	// skipMembers lists member names whose whole value is opaque: Anthropic block
-	// signatures, OpenAI encrypted_content, Gemini thought signatures, Anthropic web
-	// search citation indexes.
-	skipMembers = []string{"signature", "encrypted_content", "thought_signature", "thoughtSignature", "encrypted_index"}
+	// skipMembers lists member names whose whole value is opaque: OpenAI
+	// encrypted_content, Gemini thought signatures, Anthropic web search citation
+	// indexes. Anthropic's "signature" is not listed: it only occurs in thinking
+	// blocks, skipped whole above, and is a common name in user data (webhooks).
+	skipMembers = []string{"encrypted_content", "thought_signature", "thoughtSignature", "encrypted_index"}
 
-	// mediaTypeMembers lists member names that mark their object as a media payload:
-	// its "data" string is base64 and opaque (Anthropic base64 image and document
-	// sources, Gemini inlineData and inline_data). An object whose "type" member is
-	// present and not "base64" is not a payload: Anthropic's plain-text document source
-	// {"type":"text","media_type":"text/plain","data":"..."} carries text and is scanned.
+	// mediaTypeMembers lists member names that mark their object as a media payload
+	// (Anthropic base64 image and document sources, Gemini inlineData and
+	// inline_data): its "data" string is base64. It is opaque when the media type is
+	// binary (see binaryMedia), and is passed to the callback with Field.MediaType set
+	// otherwise. An object whose "type" member is present and not "base64" is not a
+	// payload: Anthropic's plain-text document source
+	// {"type":"text","media_type":"text/plain","data":"..."} carries text and is
+	// scanned as it is, with no MediaType.
 	mediaTypeMembers = []string{"media_type", "mime_type", "mimeType"}
 
 	// base64Holders lists member names whose object value has an opaque "data" string
-	// (OpenAI input_audio {"data":"<base64>","format":"wav"}).
+	// (OpenAI input_audio {"data":"<base64>","format":"wav"}: always audio).
 	base64Holders = []string{"input_audio"}
 
-	// dataURLRules makes a string member opaque when its raw value starts with Prefix
-	// and contains Needs (OpenAI image_url and Responses input_image URLs, input_file
-	// file_data). Other URLs are scanned: their query strings may carry secrets.
-	dataURLRules = []dataURLRule{
-		{Name: "image_url", Prefix: "data:", Needs: ";base64,"},
-		{Name: "url", Prefix: "data:", Needs: ";base64,"},
-		{Name: "file_data", Prefix: "data:"},
+	// dataURLMembers lists member names whose string value, when it is a data: URL
+	// with a binary media type, is opaque (OpenAI image_url and Responses input_image
+	// URLs, input_file file_data). A data URL with another media type is passed to the
+	// callback as it is, with Field.MediaType set; other URLs are scanned, since their
+	// query strings may carry secrets.
+	dataURLMembers = []string{"image_url", "url", "file_data"}
+
+	// binaryTopTypes lists the top-level media types that are binary, whatever their
+	// subtype, unless the subtype has a text suffix (image/svg+xml is text).
+	binaryTopTypes = []string{"image", "audio", "video", "font"}
+
+	// binaryTypes lists other binary media types, exactly.
+	binaryTypes = []string{
+		"application/pdf", "application/octet-stream",
+		"application/zip", "application/gzip", "application/x-gzip", "application/zstd",
+		"application/x-tar", "application/x-bzip2", "application/x-xz", "application/x-7z-compressed",
+		"application/vnd.rar", "application/x-rar-compressed", "application/java-archive",
+		"application/wasm", "application/msword", "application/vnd.ms-excel",
+		"application/vnd.ms-powerpoint",
+	}
+
+	// binaryPrefixes lists prefixes of binary media types: office documents, which
+	// are zip archives.
+	binaryPrefixes = []string{"application/vnd.openxmlformats-officedocument.", "application/vnd.oasis.opendocument."}
+
+	// textSuffixes lists structured-syntax suffixes that make any media type text.
+	textSuffixes = []string{"+json", "+xml", "+yaml"}
+
+	// apiNames lists member names of the provider APIs and of JSON Schema that, as
+	// member names at level 0, are passed to no callback: a fixed word holds no
+	// secret, and replacing one would break the request. Their values are scanned as
+	// any other. Names elsewhere, and all other names, are passed.
+	apiNames = []string{
+		// Shared and Anthropic Messages.
+		"model", "messages", "role", "content", "type", "text", "system", "tools", "name",
+		"description", "input_schema", "tool_choice", "tool_use_id", "id", "input",
+		"is_error", "cache_control", "ttl", "max_tokens", "stream", "stop_sequences",
+		"temperature", "top_p", "top_k", "metadata", "user_id", "thinking",
+		"budget_tokens", "source", "media_type", "data", "title", "citations",
+		"signature", "context_management", "service_tier",
+		// OpenAI Chat Completions and Responses.
+		"tool_calls", "tool_call_id", "function", "arguments", "parameters", "strict",
+		"image_url", "url", "detail", "input_audio", "format", "file", "file_data",
+		"filename", "file_id", "instructions", "reasoning", "effort", "summary", "store",
+		"include", "call_id", "output", "status", "annotations", "parallel_tool_calls",
+		"max_output_tokens", "max_completion_tokens", "prompt_cache_key",
+		"previous_response_id", "response_format", "stream_options", "include_usage",
+		"encrypted_content", "user", "n", "seed", "logprobs", "verbosity",
+		// Gemini.
+		"contents", "parts", "functionCall", "functionResponse", "function_call",
+		"function_response", "args", "response", "inlineData", "inline_data", "mimeType",
+		"mime_type", "thought", "thoughtSignature", "thought_signature",
+		"systemInstruction", "system_instruction", "generationConfig",
+		"generation_config", "thinkingConfig", "includeThoughts", "thinkingBudget",
+		"functionDeclarations", "function_declarations", "toolConfig", "safetySettings",
+		// JSON Schema, in tool definitions.
+		"properties", "required", "items", "enum", "additionalProperties", "$schema",
+		"default", "anyOf", "oneOf", "allOf", "minimum", "maximum", "pattern",
 	}
 )
 
+// binaryMedia reports whether the media type essence mt (lower case, no parameters)
+// names binary content, whose payload is skipped. Only the types in the tables above
+// are binary; every other type, unknown ones included, is text-like: text/*,
+// application/json, application/*+json, application/xml, application/yaml,
+// application/javascript, application/x-sh, application/sql, ... Skipping a text
+// payload could let a secret through; scanning an unknown binary one costs little.
+func binaryMedia(mt string) bool {
+	for _, s := range textSuffixes {
+		if strings.HasSuffix(mt, s) {
+			return false
+		}
+	}
+	if top, _, ok := strings.Cut(mt, "/"); ok {
+		for _, t := range binaryTopTypes {
+			if top == t {
+				return true
+			}
+		}
+	}
+	for _, t := range binaryTypes {
+		if mt == t {
+			return true
+		}
+	}
+	for _, p := range binaryPrefixes {
+		if strings.HasPrefix(mt, p) {
+			return true
+		}
+	}
+	return strings.HasSuffix(mt, "+zip") // application/epub+zip
+}
+
+// maxMediaType bounds a media type the rules look at; a longer one is unknown.
+const maxMediaType = 255
+
+// appendEssence appends the essence of the media type mt to dst: lower case, without
+// parameters or surrounding spaces. It returns dst unchanged if mt is longer than
+// maxMediaType.
+func appendEssence(dst, mt []byte) []byte {
+	if i := bytes.IndexByte(mt, ';'); i >= 0 {
+		mt = mt[:i]
+	}
+	mt = bytes.TrimSpace(mt)
+	if len(mt) > maxMediaType {
+		return dst
+	}
+	for _, c := range mt {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// dataURLPrefix starts a data URL.
+const dataURLPrefix = "data:"
+
+// dataURLType returns the media type part of the decoded data URL header h (the bytes
+// before its first ','), "" if h is not one. A data URL without a media type is
+// text/plain (RFC 2397); the caller reports it so.
+func dataURLType(h []byte) ([]byte, bool) {
+	if len(h) < len(dataURLPrefix) || !bytes.EqualFold(h[:len(dataURLPrefix)], []byte(dataURLPrefix)) {
+		return nil, false
+	}
+	return h[len(dataURLPrefix):], true
+}
+
 // base64Type is the "type" value that keeps a media object a payload.
 const base64Type = "base64"
-
-// dataURLRule is one entry of dataURLRules.
-type dataURLRule struct {
-	Name   string // member name
-	Prefix string // the raw value must start with this
-	Needs  string // and contain this ("" for no further condition)
-}
 
 // Member kinds, the bits of memberInfo.
 const (
@@ -52,14 +181,14 @@ const (
 	kindType                  // "type": may make the object opaque
 	kindMedia                 // a media type member
 	kindData                  // "data": opaque in a media object or base64 holder
-	kindDataURL               // string opaque when it is a data URL, see memberInfo.url
+	kindDataURL               // string opaque when it is a binary data URL
 	kindB64Holder             // its object value has an opaque "data"
+	kindAPIName               // the name itself is passed to no callback
 )
 
 // memberInfo is what the skip rules say about a member name.
 type memberInfo struct {
 	kind uint8
-	url  uint8 // index into dataURLRules when kind has kindDataURL
 }
 
 // members maps member names to their kinds; built from the tables above. Names
@@ -84,13 +213,13 @@ func buildMembers() (m map[string]memberInfo, minLen, maxLen int) {
 	for _, n := range base64Holders {
 		add(n, kindB64Holder)
 	}
-	for i, r := range dataURLRules {
-		add(r.Name, kindDataURL)
-		mi := m[r.Name]
-		mi.url = uint8(i)
-		m[r.Name] = mi
+	for _, n := range dataURLMembers {
+		add(n, kindDataURL)
 	}
-	minLen = len("type")
+	for _, n := range apiNames {
+		add(n, kindAPIName)
+	}
+	minLen = len("data")
 	for name := range m {
 		minLen = min(minLen, len(name))
 		maxLen = max(maxLen, len(name))

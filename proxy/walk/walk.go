@@ -34,15 +34,32 @@ func tooDeep(off int) error {
 	return fmt.Errorf("walk: %w (more than %d levels at offset %d)", ErrTooDeep, MaxDepth, off)
 }
 
-// Field describes where a string value sits.
+// Field describes where a string value or member name sits.
 type Field struct {
 	// Path locates the string, e.g. messages[2].content[0].text. A string inside JSON
 	// text held by a string gets the outer path, "#" and its inner path, e.g.
-	// messages[1].tool_calls[0].function.arguments#.command. Member names appear as they
-	// are, unquoted.
+	// messages[1].tool_calls[0].function.arguments#.command. Member names appear
+	// unquoted, as Redact leaves them: a name that fn replaced appears replaced in the
+	// paths of the values under it, so a secret used as a name never shows in a Path.
+	// For a member name (Name set), Path is the path of the object holding it, ""
+	// for the body's own object.
 	Path string
-	// Key is the name of the member holding the string, "" for an array element.
+	// Key is the name of the member holding the string, "" for an array element and
+	// for a member name.
 	Key string
+	// Name reports that the string is a member name, not a value.
+	Name bool
+	// MediaType is set when the string is a media payload that the skip rules let
+	// through because its media type is not binary: the lower-case media type
+	// essence (no parameters), e.g. "text/plain" or "application/json". The string is
+	// then either a data: URL (it starts with "data:"; the media type is the URL's
+	// own, "text/plain" when the URL names none), or the base64 "data" member of a
+	// media object (the media type is its media_type, mime_type or mimeType
+	// sibling's). It is "" for every other string, and for a "data" member whose
+	// sibling media type is unknown (empty or not a string); Anthropic's plain-text
+	// document source, {"type":"text","media_type":"text/plain","data":"..."}, holds
+	// plain text and has none.
+	MediaType string
 }
 
 // Replacement replaces the decoded bytes [Start,End) of a string with With. With must
@@ -63,14 +80,14 @@ type RedactFunc func(f Field, s []byte) ([]Replacement, error)
 // or keep it after returning.
 type RestoreFunc func(f Field, s []byte) []byte
 
-// Redact calls fn for every string value of body (never for member names) that no
-// skip rule protects, and returns body with the replacements spliced into the raw
-// bytes. Decoded offsets map back to raw offsets inside each literal, an escape
-// sequence counting as the bytes it decodes to; a bound inside one escape sequence
-// widens the replaced span to the whole sequence. Nothing else changes. If nothing is
-// replaced Redact returns body itself. A body that is not JSON gives an error wrapping
-// ErrInvalidJSON, one nested too deeply ErrTooDeep; an error from fn is returned
-// wrapped, with the offset of the string.
+// Redact calls fn for every string value and member name of body that no skip rule
+// protects, and returns body with the replacements spliced into the raw bytes.
+// Decoded offsets map back to raw offsets inside each literal, an escape sequence
+// counting as the bytes it decodes to; a bound inside one escape sequence widens the
+// replaced span to the whole sequence. Nothing else changes. fn sees a member name
+// before the values under it. If nothing is replaced Redact returns body itself. A
+// body that is not JSON gives an error wrapping ErrInvalidJSON, one nested too deeply
+// ErrTooDeep; an error from fn is returned wrapped, with the offset of the string.
 func Redact(body []byte, fn RedactFunc) ([]byte, error) {
 	w := getWalker()
 	defer putWalker(w)
@@ -99,12 +116,13 @@ func Redact(body []byte, fn RedactFunc) ([]byte, error) {
 	return append(out, body[last:]...), nil
 }
 
-// Restore calls fn for every string value of body whose raw literal holds "cloak_" and
-// that no skip rule protects, and re-encodes the literals whose content fn changes (see
-// AppendEscaped). fn sees the content decoded by AppendUnquoted, so a lone surrogate
-// escape in a re-encoded literal stays the same escape. A body without "cloak_" is
-// returned without parsing. If nothing changes Restore returns body itself. Errors are
-// as for Redact.
+// Restore calls fn for every string value and member name of body whose raw literal
+// holds "cloak_" and that no skip rule protects, and re-encodes the literals whose
+// content fn changes (see AppendEscaped). fn sees the content decoded by
+// AppendUnquoted, so a lone surrogate escape in a re-encoded literal stays the same
+// escape. Paths keep the names as they are in body. A body without "cloak_" is
+// returned without parsing. If nothing changes Restore returns body itself. Errors
+// are as for Redact.
 func Restore(body []byte, fn RestoreFunc) ([]byte, error) {
 	if !bytes.Contains(body, []byte(marker)) {
 		return body, nil
@@ -119,10 +137,67 @@ func Restore(body []byte, fn RestoreFunc) ([]byte, error) {
 	return out, nil
 }
 
-// field returns the Field of r.
-func (w *walker) field(r *rec) Field {
-	p := w.paths[r.pathOff : r.pathOff+r.pathLen]
-	return Field{Path: p, Key: p[len(p)-r.keyLen:]}
+// rename is a member name that Redact replaced: the recs before end whose path
+// starts with the oldLen bytes of the name's own path get prefix instead.
+type rename struct {
+	end    int
+	oldLen int
+	prefix string // the new path of the member
+	name   string // the new name
+}
+
+// field returns the Field of w.recs[k], with the member names replaced so far. Calls
+// must come in rec order.
+func (w *walker) field(k int) (f Field) {
+	r := &w.recs[k]
+	f.Path = w.paths[r.pathOff : r.pathOff+r.pathLen]
+	f.Name = r.name
+	if !r.name {
+		f.Key = f.Path[len(f.Path)-r.keyLen:]
+		if r.mtLen > 0 {
+			f.MediaType = w.paths[r.aux : r.aux+int(r.mtLen)]
+		}
+	}
+	if len(w.renames) > 0 {
+		w.applyRenames(k, &f)
+	}
+	return f
+}
+
+// applyRenames rewrites the path and key of f, the Field of w.recs[k], for the
+// innermost name replaced around it.
+func (w *walker) applyRenames(k int, f *Field) {
+	n := len(w.renames)
+	for n > 0 && w.renames[n-1].end <= k {
+		n--
+	}
+	if w.renames = w.renames[:n]; n == 0 {
+		return
+	}
+	rn := &w.renames[n-1]
+	if !f.Name && len(f.Path) == rn.oldLen {
+		f.Key = rn.name // the value of the replaced name itself
+	}
+	f.Path = rn.prefix + f.Path[rn.oldLen:]
+}
+
+// renamed notes that fn replaced the member name s, at the rec k, by reps (checked),
+// for the paths of the recs under it.
+func (w *walker) renamed(k int, s []byte, reps []Replacement) {
+	path := w.field(k).Path
+	r := &w.recs[k]
+	var b []byte
+	last := 0
+	for _, rp := range reps {
+		b = append(append(b, s[last:rp.Start]...), rp.With...)
+		last = rp.End
+	}
+	name := string(append(b, s[last:]...))
+	sep, oldLen := "", r.pathLen+len(s)
+	if r.pathLen > 0 {
+		sep, oldLen = ".", oldLen+1
+	}
+	w.renames = append(w.renames, rename{end: r.aux, oldLen: oldLen, prefix: path + sep + name, name: name})
 }
 
 // decoded returns the content of r, decoded into w.buf if needed. Redact sees it as
@@ -152,21 +227,27 @@ func (w *walker) decoded(r *rec) []byte {
 	return w.buf
 }
 
-// nested returns a walker over s, parsed, if s is JSON text to walk as a document.
-func (w *walker) nested(r *rec, s []byte, restore bool) *walker {
-	if w.level >= MaxNesting || !looksJSON(s) {
+// nested returns a walker over s, the content of w.recs[k], parsed, if s is JSON text
+// to walk as a document. Member names never are.
+func (w *walker) nested(k int, s []byte, restore bool) *walker {
+	if !w.nestable(k, s) {
 		return nil
 	}
 	if w.child == nil {
 		w.child = new(walker)
 	}
 	c := w.child
-	f := w.field(r)
-	c.reset(s, append(append(c.prefix[:0], f.Path...), '#'), w.level+1, restore)
+	c.reset(s, append(append(c.prefix[:0], w.field(k).Path...), '#'), w.level+1, restore)
 	if c.parse() != nil {
 		return nil
 	}
 	return c
+}
+
+// nestable reports whether s, the content of w.recs[k], may be JSON text to walk.
+func (w *walker) nestable(k int, s []byte) bool {
+	i := skipWS(s, 0)
+	return i < len(s) && (s[i] == '{' || s[i] == '[') && w.level < MaxNesting && !w.recs[k].name
 }
 
 func looksJSON(s []byte) bool {
@@ -177,21 +258,23 @@ func looksJSON(s []byte) bool {
 // redact calls fn for the recorded strings and returns the raw replacements, sorted,
 // in w.b coordinates. The result is reused by the next call.
 func (w *walker) redact(fn RedactFunc) ([]Replacement, error) {
-	w.reps = w.reps[:0]
+	w.reps, w.renames = w.reps[:0], w.renames[:0]
 	for k := range w.recs {
 		r := &w.recs[k]
 		if r.drop {
 			continue
 		}
-		s := w.decoded(r)
+		s := w.b[r.start:r.end]
+		if r.esc {
+			s = w.decoded(r)
+		}
 		var reps []Replacement
 		var err error
-		if c := w.nested(r, s, false); c != nil {
+		if c := w.nested(k, s, false); c != nil {
 			reps, err = c.redact(fn)
-		} else {
-			reps, err = fn(w.field(r), s)
-			if err == nil {
-				err = checkReplacements(reps, s)
+		} else if reps, err = fn(w.field(k), s); err == nil && len(reps) > 0 {
+			if err = checkReplacements(reps, s); err == nil && r.name {
+				w.renamed(k, s, reps)
 			}
 		}
 		if err != nil {
@@ -200,7 +283,9 @@ func (w *walker) redact(fn RedactFunc) ([]Replacement, error) {
 			}
 			return nil, fmt.Errorf("walk: string at offset %d: %w", r.start-1, err)
 		}
-		w.reps = mapSpans(w.reps, w.b[r.start:r.end], r.start, reps, r.esc)
+		if len(reps) > 0 {
+			w.reps = mapSpans(w.reps, w.b[r.start:r.end], r.start, reps, r.esc)
+		}
 	}
 	return w.reps, nil
 }
@@ -231,6 +316,7 @@ func checkReplacements(reps []Replacement, s []byte) error {
 // and something changes; w.b itself is returned if nothing does.
 func (w *walker) restoreDoc(fn RestoreFunc, dst []byte) ([]byte, bool) {
 	out, started, last := dst, false, 0
+	w.renames = w.renames[:0] // paths keep the tokens of names
 	for k := range w.recs {
 		r := &w.recs[k]
 		if r.drop {
@@ -238,13 +324,13 @@ func (w *walker) restoreDoc(fn RestoreFunc, dst []byte) ([]byte, bool) {
 		}
 		s := w.decoded(r)
 		var ns []byte
-		if c := w.nested(r, s, true); c != nil {
+		if c := w.nested(k, s, true); c != nil {
 			inner, changed := c.restoreDoc(fn, c.out[:0])
 			if !changed {
 				continue
 			}
 			c.out, ns = inner, inner
-		} else if ns = fn(w.field(r), s); ns == nil || bytes.Equal(ns, s) {
+		} else if ns = fn(w.field(k), s); ns == nil || bytes.Equal(ns, s) {
 			continue
 		}
 		if !started {

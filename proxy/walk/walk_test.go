@@ -46,7 +46,8 @@ func TestRedactFidelity(t *testing.T) {
 		{"escaped quote and slash inside the secret", `{"k":"a pa\"ss\/w0rd b"}`, []string{`pa"ss/w0rd`}, `{"k":"a ` + tokA + ` b"}`},
 		{"surrogate pair inside the secret", `{"k":"x\ud83d\ude00SECRET1"}`, []string{"\U0001F600SECRET1"}, `{"k":"x` + tokA + `"}`},
 		{"lone surrogate decodes to U+FFFD", `{"k":"\ud800SECRET1"}`, []string{"\uFFFDSECRET1"}, `{"k":"` + tokA + `"}`},
-		{"member names untouched", `{"SECRET1":"SECRET1"}`, []string{"SECRET1"}, `{"SECRET1":"` + tokA + `"}`},
+		{"member names", `{"SECRET1":"SECRET1"}`, []string{"SECRET1"}, `{"` + tokA + `":"` + tokA + `"}`},
+		{"escaped member name", "{ \"a\":{\"x\\u0053ECRET1\\n\" :\n1}}", []string{"SECRET1"}, "{ \"a\":{\"x" + tokA + "\\n\" :\n1}}"},
 		{"several in one string", `["SECRET1 SECRET1\nSECRET1"]`, []string{"SECRET1"}, `["` + tokA + " " + tokA + `\n` + tokA + `"]`},
 		{"top-level string", `"SECRET1"`, []string{"SECRET1"}, `"` + tokA + `"`},
 		{"invalid UTF-8 passes through", "[\"\xff SECRET1 \xfe\"]", []string{"SECRET1"}, "[\"\xff " + tokA + " \xfe\"]"},
@@ -69,10 +70,10 @@ func TestRedactFidelity(t *testing.T) {
 			`{"content":"  [ {\"t\": \"` + tokA + `\"} ] "}`,
 		},
 		{
-			"inner member names untouched",
-			`{"a":"{\"SECRET1\":1}"}`,
+			"inner member names",
+			`{"a":"{\"SECRET1\":1, \"b\":{\"SECRET1\":\"SECRET1\"}}"}`,
 			[]string{"SECRET1"},
-			`{"a":"{\"SECRET1\":1}"}`,
+			`{"a":"{\"` + tokA + `\":1, \"b\":{\"` + tokA + `\":\"` + tokA + `\"}}"}`,
 		},
 		{"brace text that is not JSON is plain", `{"c":"{not json SECRET1"}`, []string{"SECRET1"}, `{"c":"{not json ` + tokA + `"}`},
 	}
@@ -107,16 +108,23 @@ func TestRedactFidelity(t *testing.T) {
 
 func TestRedactNilKeepsBody(t *testing.T) {
 	in := []byte(`{"a":["x","y\n",{"b":"{\"c\":\"d\"}"}]}`)
-	calls := 0
-	got, err := Redact(in, func(Field, []byte) ([]Replacement, error) { calls++; return nil, nil })
+	values, names := 0, 0
+	got, err := Redact(in, func(f Field, _ []byte) ([]Replacement, error) {
+		if f.Name {
+			names++
+		} else {
+			values++
+		}
+		return nil, nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !sameSlice(got, in) {
 		t.Fatalf("got a new slice %s, want the body itself", got)
 	}
-	if calls != 3 {
-		t.Fatalf("got %d calls, want 3", calls)
+	if values != 3 || names != 3 {
+		t.Fatalf("got %d values and %d names, want 3 and 3", values, names)
 	}
 }
 
@@ -202,43 +210,97 @@ func TestRedactFuncError(t *testing.T) {
 
 func TestSkips(t *testing.T) {
 	const tok = tokA
+	// nested returns v as the JSON text of a tool result: {"content":"<v>"}.
+	nested := func(v string) string { return `{"content":` + stringify(v) + `}` }
 	tests := []struct {
 		name string
 		in   string
 		want string // "" means unchanged
 	}{
+		// Signed reasoning, skipped whole at level 0, member names included.
 		{"thinking, type first", `[{"type":"thinking","thinking":"SECRET","signature":"SECRET"}]`, ""},
 		{"thinking, type last", `[{"thinking":"SECRET","extra":{"a":["SECRET"]},"signature":"x","type":"thinking"}]`, ""},
 		{"redacted_thinking", `{"content":[{"data":"SECRET","type":"redacted_thinking"}]}`, ""},
 		{"reasoning item", `{"input":[{"id":"rs_1","summary":[{"type":"summary_text","text":"SECRET"}],"encrypted_content":"SECRET","type":"reasoning"}]}`, ""},
 		{"escaped type", `{"thinking":"SECRET","type":"thin\u006bing"}`, ""},
 		{"duplicate type, one opaque", `{"type":"text","t":"SECRET","type":"thinking"}`, ""},
+		{"member names in thinking, type first", `[{"type":"thinking","SECRET":{"SECRET":"SECRET"}}]`, ""},
+		{"member names in thinking, type last", `[{"SECRET":{"SECRET":["SECRET"]},"type":"thinking"}]`, ""},
 		{
 			"blocks around thinking",
 			`[{"type":"text","text":"SECRET"},{"thinking":"SECRET","type":"thinking"},{"text":"SECRET"}]`,
 			`[{"type":"text","text":"` + tok + `"},{"thinking":"SECRET","type":"thinking"},{"text":"` + tok + `"}]`,
 		},
 		{"thinking config is not a block", `{"thinking":{"type":"enabled"},"x":"SECRET"}`, `{"thinking":{"type":"enabled"},"x":"` + tok + `"}`},
-		{"signature", `{"signature":"SECRET","x":"SECRET"}`, `{"signature":"SECRET","x":"` + tok + `"}`},
-		{"signature object", `{"signature":{"v":["SECRET"]}}`, ""},
 		{"encrypted_content", `{"encrypted_content":"SECRET"}`, ""},
+		{"encrypted_content object", `{"encrypted_content":{"SECRET":["SECRET"]}}`, ""},
+		{"encrypted_index", `{"type":"web_search_result_location","encrypted_index":"SECRET","cited_text":"SECRET"}`, `{"type":"web_search_result_location","encrypted_index":"SECRET","cited_text":"` + tok + `"}`},
 		{"thought_signature", `{"thought_signature":"SECRET"}`, ""},
 		{"thoughtSignature", `{"functionCall":{"args":{"c":"SECRET"}},"thoughtSignature":"SECRET"}`, `{"functionCall":{"args":{"c":"` + tok + `"}},"thoughtSignature":"SECRET"}`},
+
+		// "signature" alone is user data.
+		{"signature outside thinking", `{"signature":"SECRET","x":"SECRET"}`, `{"signature":"` + tok + `","x":"` + tok + `"}`},
+		{"webhook signature", `{"webhook":{"signature":{"v":["SECRET"]}}}`, `{"webhook":{"signature":{"v":["` + tok + `"]}}}`},
+
+		// No rule applies inside JSON text nested in a string.
+		{"nested thinking", nested(`{"thinking":"SECRET","type":"thinking"}`), nested(`{"thinking":"` + tok + `","type":"thinking"}`)},
+		{"nested reasoning", nested(`{"type":"reasoning","note":"SECRET"}`), nested(`{"type":"reasoning","note":"` + tok + `"}`)},
+		{"nested webhook signature", nested(`{"webhook":{"signature":"SECRET"}}`), nested(`{"webhook":{"signature":"` + tok + `"}}`)},
+		{"nested encrypted_content", nested(`{"encrypted_content":"SECRET","thoughtSignature":"SECRET"}`), nested(`{"encrypted_content":"` + tok + `","thoughtSignature":"` + tok + `"}`)},
+		{"nested text media", nested(`{"mime_type":"text/plain","data":"SECRET"}`), nested(`{"mime_type":"text/plain","data":"` + tok + `"}`)},
+		{"nested binary media", nested(`{"type":"base64","media_type":"image/png","data":"SECRET"}`), nested(`{"type":"base64","media_type":"image/png","data":"` + tok + `"}`)},
+		{"nested data URL", nested(`{"image_url":"data:image/png;base64,SECRET"}`), nested(`{"image_url":"data:image/png;base64,` + tok + `"}`)},
+		{"nested input_audio", nested(`{"input_audio":{"data":"SECRET"}}`), nested(`{"input_audio":{"data":"` + tok + `"}}`)},
+		{"nested twice", nested(nested(`{"type":"thinking","SECRET":"SECRET"}`)), nested(nested(`{"type":"thinking","` + tok + `":"` + tok + `"}`))},
+
+		// Binary media, skipped.
 		{"Anthropic base64 image, data first", `{"source":{"data":"SECRET","media_type":"image/png","type":"base64"}}`, ""},
+		{"Anthropic base64 PDF", `{"source":{"type":"base64","media_type":"application/pdf","data":"SECRET"}}`, ""},
 		{"Gemini inlineData", `{"inlineData":{"mimeType":"image/png","data":"SECRET"}}`, ""},
-		{"Gemini inline_data", `{"inline_data":{"data":"SECRET","mime_type":"audio/wav"}}`, ""},
-		{"Anthropic text document is scanned", `{"type":"text","media_type":"text/plain","data":"SECRET"}`, `{"type":"text","media_type":"text/plain","data":"` + tok + `"}`},
+		{"Gemini inline_data audio", `{"inline_data":{"data":"SECRET","mime_type":"audio/wav"}}`, ""},
+		{"video", `{"inlineData":{"mimeType":"video/mp4","data":"SECRET"}}`, ""},
+		{"octet-stream", `{"inlineData":{"mimeType":"application/octet-stream","data":"SECRET"}}`, ""},
+		{"zip", `{"inlineData":{"mimeType":"application/zip","data":"SECRET"}}`, ""},
+		{"office document", `{"inlineData":{"mimeType":"application/vnd.openxmlformats-officedocument.wordprocessingml.document","data":"SECRET"}}`, ""},
+		{"case and parameters", `{"inlineData":{"mimeType":" Image/PNG ; q=1","data":"SECRET"}}`, ""},
+		{"escaped media type", `{"inlineData":{"mimeType":"image\/png","data":"SECRET"}}`, ""},
+
+		// Text-like media, scanned.
+		{"Anthropic text document", `{"type":"text","media_type":"text/plain","data":"SECRET"}`, `{"type":"text","media_type":"text/plain","data":"` + tok + `"}`},
+		{"base64 text/plain", `{"source":{"type":"base64","media_type":"text/plain","data":"SECRET"}}`, `{"source":{"type":"base64","media_type":"text/plain","data":"` + tok + `"}}`},
+		{"application/json", `{"inlineData":{"data":"SECRET","mimeType":"application/json"}}`, `{"inlineData":{"data":"` + tok + `","mimeType":"application/json"}}`},
+		{"+json", `{"inlineData":{"mimeType":"application/vnd.api+json","data":"SECRET"}}`, `{"inlineData":{"mimeType":"application/vnd.api+json","data":"` + tok + `"}}`},
+		{"svg is xml", `{"inlineData":{"mimeType":"image/svg+xml","data":"SECRET"}}`, `{"inlineData":{"mimeType":"image/svg+xml","data":"` + tok + `"}}`},
+		{"yaml", `{"inline_data":{"mime_type":"application/x-yaml","data":"SECRET"}}`, `{"inline_data":{"mime_type":"application/x-yaml","data":"` + tok + `"}}`},
+		{"shell script", `{"inline_data":{"mime_type":"application/x-sh","data":"SECRET"}}`, `{"inline_data":{"mime_type":"application/x-sh","data":"` + tok + `"}}`},
+		{"unknown type", `{"inline_data":{"mime_type":"application/x-terraform-state","data":"SECRET"}}`, `{"inline_data":{"mime_type":"application/x-terraform-state","data":"` + tok + `"}}`},
+		{"empty media type", `{"media_type":"","data":"SECRET"}`, `{"media_type":"","data":"` + tok + `"}`},
+		{"media type not a string", `{"media_type":null,"data":"SECRET"}`, `{"media_type":null,"data":"` + tok + `"}`},
+		{"binary and text media types", `{"media_type":"image/png","mimeType":"text/csv","data":"SECRET"}`, `{"media_type":"image/png","mimeType":"text/csv","data":"` + tok + `"}`},
 		{"data alone is scanned", `{"data":"SECRET"}`, `{"data":"` + tok + `"}`},
-		{"data in nested object of a media object is scanned", `{"media_type":"x","data":"b64","meta":{"data":"SECRET"}}`, `{"media_type":"x","data":"b64","meta":{"data":"` + tok + `"}}`},
+		{"data in nested object of a media object is scanned", `{"media_type":"image/png","data":"b64","meta":{"data":"SECRET"}}`, `{"media_type":"image/png","data":"b64","meta":{"data":"` + tok + `"}}`},
+
+		// Data URLs: skipped only when binary.
 		{"image_url data URL", `{"type":"input_image","image_url":"data:image/png;base64,SECRET"}`, ""},
 		{"image_url.url data URL", `{"image_url":{"url":"data:image/jpeg;base64,SECRET","detail":"low"}}`, ""},
+		{"binary data URL without base64", `{"url":"data:image/png,SECRET"}`, ""},
+		{"data URL in upper case", `{"url":"DATA:IMAGE/PNG;base64,SECRET"}`, ""},
+		{"data URL with escapes", `{"url":"data:image\/png;base64,SECRET\/"}`, ""},
+		{"file_data PDF", `{"file_data":"data:application/pdf;base64,SECRET"}`, ""},
 		{"https URL is scanned", `{"image_url":{"url":"https://x.test/?t=SECRET"}}`, `{"image_url":{"url":"https://x.test/?t=` + tok + `"}}`},
-		{"data URL without base64 is scanned", `{"url":"data:text/plain,SECRET"}`, `{"url":"data:text/plain,` + tok + `"}`},
-		{"file_data data URL", `{"file_data":"data:application/pdf;base64,SECRET"}`, ""},
+		{"text data URL is scanned", `{"url":"data:text/plain,SECRET"}`, `{"url":"data:text/plain,` + tok + `"}`},
+		{"base64 text data URL is scanned", `{"file_data":"data:text/plain;base64,SECRET"}`, `{"file_data":"data:text/plain;base64,` + tok + `"}`},
+		{"JSON data URL is scanned", `{"file_data":"data:application/json;base64,SECRET"}`, `{"file_data":"data:application/json;base64,` + tok + `"}`},
+		{"data URL without a type is text", `{"url":"data:;base64,SECRET"}`, `{"url":"data:;base64,` + tok + `"}`},
+		{"svg data URL is scanned", `{"url":"data:image/svg+xml;base64,SECRET"}`, `{"url":"data:image/svg+xml;base64,` + tok + `"}`},
+		{"data URL without a comma is scanned", `{"url":"data:image/png;base64 SECRET"}`, `{"url":"data:image/png;base64 ` + tok + `"}`},
 		{"file_data without data: is scanned", `{"file_data":"SECRET"}`, `{"file_data":"` + tok + `"}`},
 		{"input_audio data", `{"type":"input_audio","input_audio":{"data":"SECRET","format":"wav"}}`, ""},
-		{"thinking inside nested JSON", `{"arguments":"{\"thinking\":\"SECRET\",\"type\":\"thinking\"}"}`, ""},
-		{"signature inside nested JSON", `{"arguments":"{\"signature\":\"SECRET\",\"x\":\"SECRET\"}"}`, `{"arguments":"{\"signature\":\"SECRET\",\"x\":\"` + tok + `\"}"}`},
+
+		// Member names.
+		{"secret member name", `{"env":{"SECRET":"x"}}`, `{"env":{"` + tok + `":"x"}}`},
+		{"secret name and value", `{"SECRET":{"a":"SECRET"}}`, `{"` + tok + `":{"a":"` + tok + `"}}`},
+		{"name of a skipped member kept", `{"encrypted_content":"x","SECRET":1}`, `{"encrypted_content":"x","` + tok + `":1}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -271,6 +333,103 @@ func TestSkips(t *testing.T) {
 	}
 }
 
+// seenField is a Field and the string it came with.
+type seenField struct {
+	Field
+	S string
+}
+
+func TestFields(t *testing.T) {
+	const tok = tokA
+	v := func(path, key, s string) seenField { return seenField{Field{Path: path, Key: key}, s} }
+	n := func(path, s string) seenField { return seenField{Field{Path: path, Name: true}, s} }
+	m := func(path, key, mt, s string) seenField {
+		return seenField{Field{Path: path, Key: key, MediaType: mt}, s}
+	}
+	tests := []struct {
+		name string
+		in   string
+		want []seenField
+	}{
+		{"names", `{"a":{"b":[{"c":"x"}]}}`, []seenField{n("", "a"), n("a", "b"), n("a.b[0]", "c"), v("a.b[0].c", "c", "x")}},
+		{"escaped name", `{"a\n":1}`, []seenField{n("", "a\n")}},
+		{"nested names", `{"a":"{\"b\":1}"}`, []seenField{n("", "a"), n("a#", "b")}},
+		{"no names in thinking", `[{"thinking":"t","type":"thinking"},{"type":"thinking","x":1}]`, nil},
+		{"API names are not passed", `{"model":"m","messages":[{"role":"user","x":1}]}`, []seenField{v("model", "model", "m"), v("messages[0].role", "role", "user"), n("messages[0]", "x")}},
+		{"API names in nested JSON are passed", `{"arguments":"{\"type\":\"t\"}"}`, []seenField{n("arguments#", "type"), v("arguments#.type", "type", "t")}},
+		{"escaped API name is not passed", `{"typ\u0065":1}`, nil},
+		{
+			"replaced name in the paths under it",
+			`{"env":{"SECRET":{"k":["v"]},"o":"w"},"z":"SECRET"}`,
+			[]seenField{
+				n("", "env"), n("env", "SECRET"), n("env."+tok, "k"), v("env."+tok+".k[0]", "", "v"),
+				n("env", "o"), v("env.o", "o", "w"), n("", "z"), v("z", "z", "SECRET"),
+			},
+		},
+		{"replaced name is the key of its value", `{"SECRET":"v","a":"b"}`, []seenField{n("", "SECRET"), v(tok, tok, "v"), n("", "a"), v("a", "a", "b")}},
+		{
+			"replaced names nest",
+			`{"SECRET":{"xSECRET":{"k":"v"}}}`,
+			[]seenField{n("", "SECRET"), n(tok, "xSECRET"), n(tok+".x"+tok, "k"), v(tok+".x"+tok+".k", "k", "v")},
+		},
+		{
+			"replaced name before nested JSON",
+			`{"SECRET":"{\"a\":[\"v\"]}"}`,
+			[]seenField{n("", "SECRET"), n(tok+"#", "a"), v(tok+"#.a[0]", "", "v")},
+		},
+		{
+			"replaced name inside nested JSON",
+			`{"c":"{\"SECRET\":{\"a\":1}}"}`,
+			[]seenField{n("", "c"), n("c#", "SECRET"), n("c#."+tok, "a")},
+		},
+		{
+			"text media",
+			`{"source":{"type":"base64","media_type":"Text/Plain; charset=utf-8","data":"QUJD"}}`,
+			[]seenField{
+				v("source.type", "type", "base64"), v("source.media_type", "media_type", "Text/Plain; charset=utf-8"),
+				m("source.data", "data", "text/plain", "QUJD"),
+			},
+		},
+		{
+			"media type after data",
+			`{"inlineData":{"data":"e30=","mimeType":"application/json"}}`,
+			[]seenField{m("inlineData.data", "data", "application/json", "e30="), v("inlineData.mimeType", "mimeType", "application/json")},
+		},
+		{
+			"binary media",
+			`{"inlineData":{"data":"iVBO","mimeType":"image/png"}}`,
+			[]seenField{v("inlineData.mimeType", "mimeType", "image/png")},
+		},
+		{
+			"Anthropic text document has no media type",
+			`{"type":"text","media_type":"text/plain","data":"abc"}`,
+			[]seenField{v("type", "type", "text"), v("media_type", "media_type", "text/plain"), v("data", "data", "abc")},
+		},
+		{"unknown media type", `{"media_type":null,"data":"abc"}`, []seenField{v("data", "data", "abc")}},
+		{"text data URL", `{"url":"data:TEXT/markdown;charset=utf-8;base64,IyBh"}`, []seenField{m("url", "url", "text/markdown", "data:TEXT/markdown;charset=utf-8;base64,IyBh")}},
+		{"data URL without a type", `{"file_data":"data:,a%20b"}`, []seenField{m("file_data", "file_data", "text/plain", "data:,a%20b")}},
+		{"escaped data URL", `{"url":"data:application\/json;base64,e30="}`, []seenField{m("url", "url", "application/json", "data:application/json;base64,e30=")}},
+		{"binary data URL", `{"image_url":"data:image/png;base64,iVBO"}`, nil},
+		{"URL", `{"url":"https://x.test/a.png"}`, []seenField{v("url", "url", "https://x.test/a.png")}},
+		{"data URL elsewhere", `{"text":"data:image/png;base64,iVBO"}`, []seenField{v("text", "text", "data:image/png;base64,iVBO")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newSecretsRedactor("SECRET")
+			if _, err := Redact([]byte(tt.in), r.fn); err != nil {
+				t.Fatal(err)
+			}
+			var got []seenField
+			for i, f := range r.fields {
+				got = append(got, seenField{f, r.seen[i]})
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("got\n%+v\nwant\n%+v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestPaths(t *testing.T) {
 	in := `{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]},` +
 		`{"tool_calls":[{"function":{"arguments":"{\"command\":\"ls\",\"argv\":[\"-l\",{\"k\":\"v\"}]}"}}]},` +
@@ -279,19 +438,20 @@ func TestPaths(t *testing.T) {
 	if _, err := Redact([]byte(in), r.fn); err != nil {
 		t.Fatal(err)
 	}
+	r.fields = slices.DeleteFunc(r.fields, func(f Field) bool { return f.Name })
 	want := []Field{
-		{"model", "model"},
-		{"messages[0].role", "role"},
-		{"messages[0].content[0].type", "type"},
-		{"messages[0].content[0].text", "text"},
-		{"messages[1].tool_calls[0].function.arguments#.command", "command"},
-		{"messages[1].tool_calls[0].function.arguments#.argv[0]", ""},
-		{"messages[1].tool_calls[0].function.arguments#.argv[1].k", "k"},
-		{"messages[2]#.a#[0]", ""},
-		{`we"ird.key`, `we"ird.key`},
+		{Path: "model", Key: "model"},
+		{Path: "messages[0].role", Key: "role"},
+		{Path: "messages[0].content[0].type", Key: "type"},
+		{Path: "messages[0].content[0].text", Key: "text"},
+		{Path: "messages[1].tool_calls[0].function.arguments#.command", Key: "command"},
+		{Path: "messages[1].tool_calls[0].function.arguments#.argv[0]", Key: ""},
+		{Path: "messages[1].tool_calls[0].function.arguments#.argv[1].k", Key: "k"},
+		{Path: "messages[2]#.a#[0]", Key: ""},
+		{Path: `we"ird.key`, Key: `we"ird.key`},
 	}
 	if !slices.Equal(r.fields, want) {
-		t.Fatalf("got fields\n%q\nwant\n%q", r.fields, want)
+		t.Fatalf("got fields\n%+v\nwant\n%+v", r.fields, want)
 	}
 }
 
@@ -372,8 +532,9 @@ func TestNestingLimit(t *testing.T) {
 		t.Fatalf("got %s, want valid JSON without the secret", got)
 	}
 	wantPath := strings.Repeat("k#.", MaxNesting) + "k"
+	r.fields = slices.DeleteFunc(r.fields, func(f Field) bool { return f.Name })
 	if len(r.fields) != 1 || r.fields[0].Path != wantPath {
-		t.Fatalf("got fields %q, want one at %q", r.fields, wantPath)
+		t.Fatalf("got fields %+v, want one at %q", r.fields, wantPath)
 	}
 	back, err := Restore(got, r.restore)
 	if err != nil {
@@ -402,12 +563,15 @@ func TestRestore(t *testing.T) {
 		want string // "" means the body itself
 	}{
 		{"no marker", `{"a":"b\u00e9"}`, ""},
-		{"marker only in a key", `{"cloak_t_a":"b"}`, ""},
+		{"marker only in a key", `{"x cloak_t_a":"b", "c":{"cloak_t_b":1}}`, `{"x ` + escaped + `":"b", "c":{"plain":1}}`},
+		{"key in a thinking block kept", `[{"cloak_t_b":"cloak_t_b","type":"thinking"}]`, ""},
+		{"nested key", `{"arguments":"{\"cloak_t_b\":1}"}`, `{"arguments":"{\"plain\":1}"}`},
 		{"unknown token", `{"a":"cloak_t_zzz"}`, ""},
 		{"plain", `{"a" : "v=cloak_t_a;", "b":"\u00e9"}`, `{"a" : "v=` + escaped + `;", "b":"\u00e9"}`},
 		{"literal re-encoded whole", `["\u00e9 cloak_t_b \/"]`, `["é plain /"]`},
 		{"thinking kept", `[{"thinking":"cloak_t_a","type":"thinking"},{"text":"cloak_t_b"}]`, `[{"thinking":"cloak_t_a","type":"thinking"},{"text":"plain"}]`},
-		{"signature kept", `{"signature":"cloak_t_a"}`, ""},
+		{"encrypted_content kept", `{"encrypted_content":"cloak_t_a"}`, ""},
+		{"signature outside thinking restored", `{"signature":"cloak_t_b"}`, `{"signature":"plain"}`},
 		{
 			"nested arguments",
 			`{"arguments":"{\"content\":\"cloak_t_a\",\"n\":1}"}`,
@@ -559,6 +723,8 @@ var (
 			"messages[1].content[3].input.command",
 			"messages[2].content[1].content[0].text",
 			"messages[2].content[2].content#.env.DATABASE_URL",
+			"messages[2].content[2].content#.webhook.signature",
+			"messages[2].content[2].content#.keys", // the member name
 			"messages[2].content[4].source.data",
 		},
 		"openai_chat.json": {
@@ -567,16 +733,20 @@ var (
 			"messages[2].tool_calls[0].function.arguments#.content#.stripe_key",
 			"messages[2].tool_calls[1].function.arguments#.command",
 			"messages[4].content#.note",
+			"messages[4].content#.env", // the member name
+			"messages[4].content#.item.data",
 		},
 		"openai_responses.json": {
 			"input[1].content[0].text",
 			"input[3].arguments#.command[2]",
 			"input[4].output#.output",
+			"input[4].output#.item.note",
 		},
 		"gemini_generate.json": {
 			"contents[0].parts[0].text",
 			"contents[1].parts[1].functionCall.args.description",
 			"contents[2].parts[0].functionResponse.response.output",
+			"contents[2].parts[1].functionResponse.response.data",
 		},
 	}
 )
