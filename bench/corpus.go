@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/pem"
-	"hash/crc32"
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	"github.com/cloakroom/cloakroom/detect"
 )
 
 // Secrets are the fake secrets planted in a corpus, generated from its seed. Each is
@@ -147,19 +148,13 @@ func randBytes(r *rand.Rand, n int) []byte {
 
 func newSecrets(r *rand.Rand) Secrets {
 	body := pick(r, base62, 30)
-	sum := crc32.ChecksumIEEE([]byte(body))
-	var cs [6]byte
-	for i := 5; i >= 0; i-- {
-		cs[i] = base62[sum%62]
-		sum /= 62
-	}
 	// An EC private key's DER starts with the same bytes whatever the key; the rest
 	// is random, so this is no key at all.
 	der := append([]byte{0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20}, randBytes(r, 114)...)
 	return Secrets{
 		AWSKeyID:   "AKIA" + pick(r, akid, 16),
 		AWSSecret:  pick(r, b64, 40),
-		GitHub:     "ghp_" + body + string(cs[:]),
+		GitHub:     "ghp_" + body + detect.GitHubChecksum(body),
 		PGPassword: pick(r, alnum, 20),
 		PEM:        strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))),
 	}

@@ -89,6 +89,15 @@ func base62CRC(b []byte) [6]byte {
 	return out
 }
 
+// GitHubChecksum returns the six characters GitHub appends to the 30 random
+// characters of a classic token (ghp_, gho_, ghu_, ghs_, ghr_): their CRC-32 in
+// base62. Scanners use it to tell real tokens from look-alikes; tests use it to
+// build tokens the catalog accepts.
+func GitHubChecksum(random string) string {
+	sum := base62CRC([]byte(random))
+	return string(sum[:])
+}
+
 // githubChecksumOK validates a GitHub token "<prefix>_<30 random><6 checksum>": the
 // checksum is the base62 CRC-32 of the random part.
 func githubChecksumOK(tok []byte) bool {
