@@ -161,8 +161,9 @@ func (r *reader) responses(data []byte, t *top, typ []byte) kind {
 	return kindDelta
 }
 
-// chat handles an OpenAI Chat Completions chunk: every choice's content,
-// reasoning_content, refusal and tool-call arguments. A choice with a finish_reason
+// chat handles an OpenAI Chat Completions chunk: every choice's content, refusal
+// and tool-call arguments. reasoning_content (DeepSeek, vLLM) is thinking and, like
+// Anthropic thinking and Responses reasoning, is never modified. A choice with a finish_reason
 // ends all its keys.
 func (r *reader) chat(data []byte, t *top) kind {
 	a, ok := array(data, t.choices.s)
@@ -215,8 +216,6 @@ func (r *reader) chat(data []byte, t *top) kind {
 			switch string(key) {
 			case "content":
 				field = "content"
-			case "reasoning_content":
-				field = "reasoning_content"
 			case "refusal":
 				field = "refusal"
 			case "tool_calls":

@@ -51,7 +51,7 @@ func NewReader(src io.ReadCloser, r Restorer) io.ReadCloser {
 }
 
 func newReader(src io.ReadCloser, r Restorer, maxEvent int) *reader {
-	return &reader{src: src, rs: r, max: maxEvent, state: state{maxHeld: maxHeld}}
+	return &reader{src: src, rs: r, max: maxEvent, nlFrom: -1, state: state{maxHeld: maxHeld}}
 }
 
 const (
@@ -88,6 +88,12 @@ type reader struct {
 	empty int  // consecutive reads that returned nothing
 
 	seen int // buf[scan:seen] holds no line terminator
+	// nlFrom and nlAt remember the last '\n' search so that lines ending in a lone
+	// '\r' do not rescan the rest of the buffer each (which is quadratic): buf[nlFrom:nlAt]
+	// holds no '\n', and nlAt is either len(buf) at search time or a '\n'. nlFrom < 0:
+	// nothing remembered.
+	nlFrom, nlAt int
+	nlSearched   int64 // bytes nextNL examined, so tests can check the work stays linear
 
 	out    []byte
 	outPos int
@@ -131,6 +137,9 @@ func (r *reader) fill() {
 		n := copy(r.buf, r.buf[r.head:])
 		r.scan -= r.head
 		r.seen -= r.head
+		if r.nlFrom >= 0 {
+			r.nlFrom, r.nlAt = r.nlFrom-r.head, r.nlAt-r.head
+		}
 		r.buf, r.head = r.buf[:n], 0
 	}
 	if cap(r.buf)-len(r.buf) < minRead {
@@ -167,6 +176,7 @@ func (r *reader) finish(err error, tail bool) {
 		r.out = append(r.out, r.buf[r.head:]...)
 	}
 	r.head, r.scan, r.seen, r.buf = 0, 0, 0, r.buf[:0]
+	r.nlFrom = -1
 	r.err = err
 }
 
@@ -189,11 +199,9 @@ func (r *reader) parse() {
 	for r.scan < len(r.buf) {
 		in := r.buf[r.scan:]
 		from := max(r.seen-r.scan, 0)
-		end := bytes.IndexByte(in[from:], '\n')
-		if end < 0 {
-			end = len(in)
-		} else {
-			end += from
+		end := len(in)
+		if nl := r.nextNL(r.scan + from); nl >= 0 {
+			end = nl - r.scan
 		}
 		if cr := bytes.IndexByte(in[from:end], '\r'); cr >= 0 {
 			end = from + cr
@@ -231,6 +239,27 @@ func (r *reader) parse() {
 		}
 		r.lines = append(r.lines, fieldLine(in[:end], start, start+end, start+next))
 	}
+}
+
+// nextNL returns the index in buf of the first '\n' at or after i, or -1, reusing
+// the previous search when i lies inside what it covered.
+func (r *reader) nextNL(i int) int {
+	from := i
+	if r.nlFrom >= 0 && r.nlFrom <= i && i <= r.nlAt {
+		if r.nlAt < len(r.buf) && r.buf[r.nlAt] == '\n' {
+			return r.nlAt
+		}
+		from = r.nlAt // nothing before it; only newer bytes remain to search
+	}
+	r.nlFrom = i
+	if j := bytes.IndexByte(r.buf[from:], '\n'); j >= 0 {
+		r.nlSearched += int64(j + 1)
+		r.nlAt = from + j
+		return r.nlAt
+	}
+	r.nlSearched += int64(len(r.buf) - from)
+	r.nlAt = len(r.buf)
+	return -1
 }
 
 // fieldLine parses the field line content at [start,ve) of the event.

@@ -131,7 +131,7 @@ func chatStream() testStream {
 	ts.want = map[string]string{
 		"c0.content":   restored(c0, false),
 		"c1.content":   restored(c1, false),
-		"c0.reasoning": restored(reason, false),
+		"c0.reasoning": reason, // thinking: never restored
 		"c0.tool0":     restored(a0, true),
 		"c0.tool1":     restored(a1, true),
 	}
