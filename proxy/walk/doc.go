@@ -23,11 +23,16 @@
 // # Skipped values
 //
 // Some values are never passed to the callback and never modified: signed reasoning
-// blocks (Anthropic thinking blocks, member names and signatures included, OpenAI
-// reasoning items) and encrypted or signed members, which the provider verifies byte
-// for byte, and base64 media of a binary media type, which only yields false
-// positives. Media of a text-like type is passed with Field.MediaType set, for the
-// caller to decode and scan. The rules apply only to the body itself, never inside
+// (Anthropic thinking and redacted_thinking blocks, member names and signatures
+// included) and encrypted or signed members (OpenAI encrypted_content, Gemini thought
+// signatures), which the provider verifies byte for byte, and base64 media of a
+// binary media type, which only yields false positives. Media of a text-like type is
+// passed with Field.MediaType set, for the caller to decode and scan. OpenAI
+// Responses reasoning items differ between the two directions: their summary is not
+// signed, so Redact scans it like any text (their encrypted_content excepted), while
+// Restore leaves the whole item untouched, so that a token in reasoning stays a
+// token. A summary an agent sends back thus holds tokens, which Redact leaves as they
+// are. The rules apply only to the body itself, never inside
 // JSON text nested in a string: that is the user's data, whatever its member names
 // say. The body's own member names that are fixed words of the provider APIs or of
 // JSON Schema ("messages", "type", "properties", ...) are not passed either: they

@@ -33,6 +33,7 @@ func addSeeds(f *testing.F) {
 		`{"env":{"abc\u0064ef":{"ghi":"jkl"}},"x cloak_f":1,"c":"{\"abc\":{\"def\":\"ghi\"}}"}`,
 		`{"a":"{\"signature\":\"abc\",\"type\":\"thinking\",\"mime_type\":\"image/png\",\"data\":\"abc\"}"}`,
 		`{"inlineData":{"mimeType":"text/plain","data":"abc"},"url":"data:image/png;base64,abc","file_data":"data:text/csv,abc"}`,
+		`[{"type":"reasoning","summary":[{"text":"abc cloak_f"}],"encrypted_content":"abc","x abc":1},{"type":"thinking","type":"reasoning","thinking":"abc"}]`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -249,7 +249,7 @@ func (w *walker) dataURLMedia(raw []byte, esc bool) ([]byte, bool) {
 
 // objState is what an object's members have said about it so far.
 type objState struct {
-	opaque    bool // its "type" is in skipObjectTypes
+	opaque    bool // its "type" makes it opaque (skipType)
 	media     bool // it has a media type member
 	text      bool // a media type member that is not a binary type
 	otherType bool // it has a "type" other than "base64"
@@ -355,7 +355,7 @@ func (w *walker) member(i int, m memberInfo, holder uint8, st *objState) (int, e
 			t = w.tmp
 		}
 		switch {
-		case skipType(t):
+		case skipType(t, w.restore):
 			if !st.opaque {
 				st.opaque = true
 				w.mute++ // until the object closes

@@ -9,8 +9,9 @@ import (
 // neither are the member names inside it. Each table protects either signed provider
 // content (changing one byte makes the provider reject the request) or binary payloads
 // (base64 media, where detectors only find false positives); apiNames spares the fixed
-// member names of the APIs. Add a name to a table to grow a rule; add a kind to add
-// one.
+// member names of the APIs. Redact and Restore apply the same rules, but for
+// restoreSkipObjectTypes, which only Restore applies. Add a name to a table to grow a
+// rule; add a kind to add one.
 //
 // The rules apply only at nesting level 0, to the API body itself. Inside JSON text
 // carried by a string (tool-call arguments, stringified tool results) no rule applies:
@@ -19,9 +20,18 @@ import (
 var (
 	// skipObjectTypes lists values of an object's "type" member that make the whole
 	// object opaque, wherever "type" sits among its members, member names included:
-	// Anthropic thinking and redacted_thinking blocks (and so their signatures),
-	// OpenAI Responses reasoning items.
-	skipObjectTypes = []string{"thinking", "redacted_thinking", "reasoning"}
+	// Anthropic thinking and redacted_thinking blocks, whose signature covers their
+	// text.
+	skipObjectTypes = []string{"thinking", "redacted_thinking"}
+
+	// restoreSkipObjectTypes lists "type" values that make the whole object opaque
+	// to Restore only: OpenAI Responses reasoning items. Their summary is not signed
+	// (only encrypted_content is, skipped by skipMembers in both modes), so Redact
+	// scans it, names included, as it scans any text an agent sends: a secret there
+	// would otherwise go out in the clear. Restore leaves reasoning untouched: a token
+	// there stays a token. Since Restore never puts a value into a summary, the
+	// summary an agent sends back holds tokens, and Redact leaves it as it is.
+	restoreSkipObjectTypes = []string{"reasoning"}
 
 	// skipMembers lists member names whose whole value is opaque: OpenAI
 	// encrypted_content, Gemini thought signatures, Anthropic web search citation
@@ -235,11 +245,19 @@ func lookupMember(name []byte) memberInfo {
 	return members[string(name)]
 }
 
-// skipType reports whether a "type" value makes its object opaque.
-func skipType(t []byte) bool {
+// skipType reports whether a "type" value makes its object opaque, to Restore if
+// restore is set, to Redact otherwise.
+func skipType(t []byte, restore bool) bool {
 	for _, s := range skipObjectTypes {
 		if string(t) == s {
 			return true
+		}
+	}
+	if restore {
+		for _, s := range restoreSkipObjectTypes {
+			if string(t) == s {
+				return true
+			}
 		}
 	}
 	return false

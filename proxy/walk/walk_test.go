@@ -217,11 +217,11 @@ func TestSkips(t *testing.T) {
 		in   string
 		want string // "" means unchanged
 	}{
-		// Signed reasoning, skipped whole at level 0, member names included.
+		// Signed reasoning, skipped whole at level 0, member names included. OpenAI
+		// reasoning items, which Redact scans, are in TestReasoning.
 		{"thinking, type first", `[{"type":"thinking","thinking":"SECRET","signature":"SECRET"}]`, ""},
 		{"thinking, type last", `[{"thinking":"SECRET","extra":{"a":["SECRET"]},"signature":"x","type":"thinking"}]`, ""},
 		{"redacted_thinking", `{"content":[{"data":"SECRET","type":"redacted_thinking"}]}`, ""},
-		{"reasoning item", `{"input":[{"id":"rs_1","summary":[{"type":"summary_text","text":"SECRET"}],"encrypted_content":"SECRET","type":"reasoning"}]}`, ""},
 		{"escaped type", `{"thinking":"SECRET","type":"thin\u006bing"}`, ""},
 		{"duplicate type, one opaque", `{"type":"text","t":"SECRET","type":"thinking"}`, ""},
 		{"member names in thinking, type first", `[{"type":"thinking","SECRET":{"SECRET":"SECRET"}}]`, ""},
@@ -330,6 +330,87 @@ func TestSkips(t *testing.T) {
 				t.Fatalf("Restore got %s, want %s", back, wantBack)
 			}
 		})
+	}
+}
+
+// TestReasoning checks OpenAI Responses reasoning items, the one rule that differs
+// between the directions: Redact scans them but for encrypted_content, Restore skips
+// them whole.
+func TestReasoning(t *testing.T) {
+	const tok = tokA
+	// item returns a reasoning item with summary text s and member name name.
+	item := func(s, name string) string {
+		return `{"input":[{"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"` + s +
+			`"}],"` + name + `":"v","encrypted_content":"gAAA SECRET"}]}`
+	}
+	tests := []struct {
+		name       string
+		in         string
+		wantRedact string // "" means the body itself
+		wantSeen   []string
+	}{
+		{"tokens only, unchanged", item("saw "+tok+" in .env", "x"), "", []string{"reasoning", "rs_1", "summary_text", "saw " + tok + " in .env", "x", "v"}},
+		{"planted secret replaced", item("saw SECRET in .env", "x"), item("saw "+tok+" in .env", "x"), nil},
+		{"secret member name replaced", item("t", "SECRET"), item("t", tok), nil},
+		{
+			"type last",
+			`[{"summary":[{"text":"SECRET","type":"summary_text"}],"encrypted_content":"SECRET","type":"reasoning"}]`,
+			`[{"summary":[{"text":"` + tok + `","type":"summary_text"}],"encrypted_content":"SECRET","type":"reasoning"}]`,
+			nil,
+		},
+		{
+			"reasoning content",
+			`[{"type":"reasoning","content":[{"type":"reasoning_text","text":"SECRET"}]}]`,
+			`[{"type":"reasoning","content":[{"type":"reasoning_text","text":"` + tok + `"}]}]`,
+			nil,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := []byte(tt.in)
+			r := newSecretsRedactor("SECRET")
+			got, err := Redact(in, r.fn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantRedact == "" {
+				if !sameSlice(got, in) {
+					t.Fatalf("Redact got %s, want the body itself", got)
+				}
+			} else if string(got) != tt.wantRedact {
+				t.Fatalf("Redact got %s, want %s", got, tt.wantRedact)
+			}
+			if tt.wantSeen != nil && !slices.Equal(r.seen, tt.wantSeen) {
+				t.Fatalf("callback got %q, want %q", r.seen, tt.wantSeen)
+			}
+			for _, s := range r.seen {
+				if strings.Contains(s, "gAAA") {
+					t.Fatalf("callback got encrypted_content %q", s)
+				}
+			}
+			// Restore leaves every token in the redacted item as it is.
+			back, err := Restore(got, r.restore)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameSlice(back, got) {
+				t.Fatalf("Restore got %s, want the body itself", back)
+			}
+		})
+	}
+
+	// A response: Restore skips the reasoning item whole, names included, and
+	// restores the message next to it.
+	in := `{"output":[{"type":"reasoning","summary":[{"type":"summary_text","text":"saw ` + tok + `"}],"` + tok + `":1},` +
+		`{"type":"message","content":[{"type":"output_text","text":"use ` + tok + `"}]}]}`
+	want := `{"output":[{"type":"reasoning","summary":[{"type":"summary_text","text":"saw ` + tok + `"}],"` + tok + `":1},` +
+		`{"type":"message","content":[{"type":"output_text","text":"use SECRET"}]}]}`
+	got, err := Restore([]byte(in), newSecretsRedactor("SECRET").restore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Fatalf("Restore got %s, want %s", got, want)
 	}
 }
 
@@ -738,6 +819,7 @@ var (
 		},
 		"openai_responses.json": {
 			"input[1].content[0].text",
+			"input[2].summary[0].text", // a token, left as it is
 			"input[3].arguments#.command[2]",
 			"input[4].output#.output",
 			"input[4].output#.item.note",
