@@ -152,9 +152,16 @@ func BenchmarkScanAdversarial(b *testing.B) {
 		"bearer":       "Bearer ",
 		"jwt-prefixes": "eyJ.",
 		"keywords":     "secret token pass auth AKIA SK ghp_ ",
+		// Repeated keywords: each hit lands inside the window of the one before.
+		"openai-prefix": "sk-proj-",
+		"aws-secret":    "aws_secret=",
+		"authorization": "authorization",
+		"twilio":        "twilio ",
+		"glpat":         "glpat-",
+		"basic-auth":    "Authorization: Basic ",
 	}
 	for name, unit := range cases {
-		in := []byte(strings.Repeat(unit, (256<<10)/len(unit)))
+		in := []byte(strings.Repeat(unit, (1<<20)/len(unit)))
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(in)))

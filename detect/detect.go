@@ -112,7 +112,8 @@ type Detector struct {
 type compiled struct {
 	Rule
 	re    *regexp.Regexp
-	group int // submatch index of the secret; 0 = whole match
+	group int      // submatch index of the secret; 0 = whole match
+	lowKw []string // Keywords in lower case
 }
 
 type target struct {
@@ -184,6 +185,9 @@ func New(cfg Config) (*Detector, error) {
 // compile checks one rule and compiles its pattern.
 func compile(r Rule) (compiled, error) {
 	c := compiled{Rule: r}
+	for _, kw := range r.Keywords {
+		c.lowKw = append(c.lowKw, strings.ToLower(kw))
+	}
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("rule %q: "+format, append([]any{r.ID}, args...)...))
@@ -287,7 +291,7 @@ func (d *Detector) ScanField(key string, value []byte) []Finding {
 	cands := d.scan(value, nil)
 	for _, i := range d.fields {
 		r := &d.rules[i]
-		if s, e, ok := r.Field(key, value); ok && d.accept(r, value, s, e) {
+		if s, e, ok := r.Field(key, value); ok && d.accept(r, value, s, e, -1, -1) {
 			cands = append(cands, candidate{rule: i, start: s, end: e})
 		}
 	}
@@ -313,7 +317,7 @@ func (d *Detector) hit(input []byte, k, ks, ke int, cands []candidate) []candida
 			continue
 		}
 		if r.Match != nil {
-			if s, e, ok := r.Match(input, ks, ke); ok && d.accept(r, input, s, e) {
+			if s, e, ok := r.Match(input, ks, ke); ok && d.accept(r, input, s, e, ks, ke) {
 				cands = append(cands, candidate{rule: t.rule, start: s, end: e})
 			}
 			continue
@@ -358,7 +362,7 @@ func (d *Detector) pattern(r *compiled, rule int, input []byte, ks, ke int, cand
 			if s < 0 {
 				continue
 			}
-			if d.accept(r, input, lo+s, lo+e) {
+			if d.accept(r, input, lo+s, lo+e, ks, ke) {
 				cands = append(cands, candidate{rule: rule, start: lo + s, end: lo + e})
 			}
 		}
@@ -387,7 +391,7 @@ func (d *Detector) anchored(r *compiled, rule int, input []byte, ks, ke int, can
 				return cands // still at the window edge: longer than any secret
 			}
 			s, e := m[2*r.group], m[2*r.group+1]
-			if s >= 0 && d.accept(r, input, ks+s, ks+e) {
+			if s >= 0 && d.accept(r, input, ks+s, ks+e, ks, ke) {
 				cands = append(cands, candidate{rule: rule, start: ks + s, end: ks + e})
 			}
 			return cands
@@ -398,13 +402,17 @@ func (d *Detector) anchored(r *compiled, rule int, input []byte, ks, ke int, can
 
 func isWordChar(c byte) bool { return isAlnum(c) || c == '_' }
 
-// accept applies the generic checks every finding must pass.
-func (d *Detector) accept(r *compiled, input []byte, s, e int) bool {
+// accept applies the generic checks every finding must pass. input[ks:ke] is the
+// keyword hit (ks < 0 for Field rules).
+func (d *Detector) accept(r *compiled, input []byte, s, e, ks, ke int) bool {
 	if s < 0 || e > len(input) || s >= e {
 		return false
 	}
 	sec := input[s:e]
 	if r.MinEntropy > 0 && entropy(sec) < r.MinEntropy {
+		return false
+	}
+	if ks >= 0 && (ke <= s || e <= ks) && !ownKeywordsOK(r, sec) {
 		return false
 	}
 	if looksExample(sec) {
@@ -441,4 +449,43 @@ func (d *Detector) resolve(cands []candidate) []Finding {
 		out[i] = Finding{RuleID: r.ID, Class: r.Class, Start: c.start, End: c.end}
 	}
 	return out
+}
+
+// minResidual is the least number of bytes a context rule's secret must hold besides
+// copies of the rule's own keywords.
+const minResidual = 6
+
+// ownKeywordsOK judges a secret found next to (not at) a keyword of r: bytes that
+// spell one of r's keywords (ASCII case folded) do not count as secret, so the rest
+// must be at least minResidual bytes and, if r has a MinEntropy, reach it. This
+// rejects values that are mostly key names, as in "aws_secret=aws_secret=...".
+func ownKeywordsOK(r *compiled, sec []byte) bool {
+	var mark [64]uint64 // bytes of sec covered by a keyword; sec longer than 4 KiB is not checked
+	if len(sec) > len(mark)*64 {
+		return true
+	}
+	found := false
+	for _, kw := range r.lowKw {
+		for i := 0; i+len(kw) <= len(sec); i++ {
+			if hasPrefixFold(sec[i:], kw) {
+				found = true
+				for j := i; j < i+len(kw); j++ {
+					mark[j>>6] |= 1 << (j & 63)
+				}
+			}
+		}
+	}
+	if !found {
+		return true
+	}
+	rest := make([]byte, 0, len(sec))
+	for j, c := range sec {
+		if mark[j>>6]&(1<<(j&63)) == 0 {
+			rest = append(rest, c)
+		}
+	}
+	if len(rest) < minResidual {
+		return false
+	}
+	return r.MinEntropy == 0 || entropy(rest) >= r.MinEntropy
 }

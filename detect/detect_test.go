@@ -497,3 +497,25 @@ func TestPrefilter(t *testing.T) {
 		}
 	}
 }
+
+func TestOwnKeywordValues(t *testing.T) {
+	d := newDefault(t)
+	tests := []struct {
+		name  string
+		input string
+		want  int // findings
+	}{
+		{name: "repeated key names", input: strings.Repeat("aws_secret=", 2000), want: 0},
+		{name: "repeated quoted key", input: strings.Repeat(`password="`, 2000), want: 0},
+		{name: "value is key name", input: "API_TOKEN=my_token_x", want: 0},
+		{name: "keyword inside a real value", input: `API_TOKEN="token-Ab3xY9qZ7kLm2Qp"`, want: 1},
+		{name: "password containing pass", input: "DB_PASSWORD=Passage-Tiger-42x", want: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := d.Scan([]byte(tt.input)); len(got) != tt.want {
+				t.Errorf("got %d findings %s, want %d", len(got), describe(got), tt.want)
+			}
+		})
+	}
+}
