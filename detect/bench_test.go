@@ -171,3 +171,23 @@ func BenchmarkScanAdversarial(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkKnownSetSharedPrefix scans text dense with a prefix that every held value
+// shares (the JWT header), so each position probes one crowded index bucket.
+func BenchmarkKnownSetSharedPrefix(b *testing.B) {
+	const header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+	for _, n := range []int{100, 5000} {
+		k := NewKnownSet(0)
+		for i := 0; i < n; i++ {
+			k.Add(fmt.Appendf(nil, "%s%08dabcdefgh", header, i), "jwt", "known")
+		}
+		in := []byte(strings.Repeat(header, (1<<20)/len(header)))
+		b.Run(fmt.Sprintf("%dvalues/1MB", n), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				k.Scan(in)
+			}
+		})
+	}
+}

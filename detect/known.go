@@ -20,6 +20,9 @@ const DefaultKnownMinLen = 8
 //
 // Values are indexed by their first bytes (up to 8) in a hash table guarded by a bit
 // filter, so Scan costs one filter probe per input byte whatever the number of values.
+// Values that share those bytes (every JWT starts "eyJhbGci") are kept sorted in their
+// bucket and found by binary search, so a crowded bucket costs a logarithmic number
+// of comparisons, not one per value.
 // Scan works on an immutable snapshot of the index; Add records values under a mutex
 // and the next Scan publishes a new snapshot. Rebuilds are incremental: new values go
 // to a small table that is merged into the main one once it grows past a quarter of
@@ -35,6 +38,7 @@ type KnownSet struct {
 	all     map[uint64][]int32 // every entry by key, for dedupe; guarded by mu
 	count   atomic.Int64       // len(entries), readable without mu
 	idx     atomic.Pointer[knownIndex]
+	probes  atomic.Int64 // value comparisons made by Scan, for tests
 }
 
 type knownEntry struct {
@@ -50,8 +54,15 @@ type knownIndex struct {
 	entries []knownEntry // entries[:n]
 	shift   uint         // 64 - log2(filter bits)
 	filter  []atomic.Uint64
-	base    map[uint64][]int32 // key -> entry indexes, longest value first
-	recent  map[uint64][]int32
+	base    map[uint64]*knownBucket
+	recent  map[uint64]*knownBucket
+}
+
+// knownBucket holds the values that share an index key, sorted by bytes. parent[j] is
+// the position of the longest other value that is a prefix of value j, or -1.
+type knownBucket struct {
+	ents   []int32
+	parent []int32
 }
 
 const (
@@ -147,23 +158,96 @@ func (k *KnownSet) build(old *knownIndex) *knownIndex {
 	return idx
 }
 
-// table returns a copy of prev plus entries[from:to] by key, longest value first, and
-// sets their filter bits in idx.
-func (k *KnownSet) table(entries []knownEntry, from, to int, prev map[uint64][]int32, idx *knownIndex) map[uint64][]int32 {
-	m := make(map[uint64][]int32, len(prev)+to-from)
-	for key, list := range prev {
-		m[key] = list
-	}
+// table returns a copy of prev plus entries[from:to] by key, and sets their filter
+// bits in idx. Each touched bucket is rebuilt once.
+func (k *KnownSet) table(entries []knownEntry, from, to int, prev map[uint64]*knownBucket, idx *knownIndex) map[uint64]*knownBucket {
+	added := map[uint64][]int32{}
 	for i := from; i < to; i++ {
 		key := k.key(entries[i].value)
-		list := slices.Clone(m[key])
-		list = append(list, int32(i))
-		slices.SortStableFunc(list, func(a, b int32) int { return len(entries[b].value) - len(entries[a].value) })
-		m[key] = list
+		added[key] = append(added[key], int32(i))
 		h := (key * hashMul) >> idx.shift
 		idx.filter[h>>6].Or(1 << (h & 63))
 	}
+	m := make(map[uint64]*knownBucket, len(prev)+len(added))
+	for key, b := range prev {
+		m[key] = b
+	}
+	for key, list := range added {
+		if old := m[key]; old != nil {
+			list = append(list, old.ents...)
+		}
+		m[key] = newKnownBucket(entries, list)
+	}
 	return m
+}
+
+// newKnownBucket sorts ents (distinct values) by bytes and links each value to its
+// longest prefix among them.
+func newKnownBucket(entries []knownEntry, ents []int32) *knownBucket {
+	slices.SortFunc(ents, func(a, b int32) int { return bytes.Compare(entries[a].value, entries[b].value) })
+	parent := make([]int32, len(ents))
+	var chain []int32 // positions of values that are prefixes of the current one, shortest first
+	for j, e := range ents {
+		v := entries[e].value
+		for len(chain) > 0 && !bytes.HasPrefix(v, entries[ents[chain[len(chain)-1]]].value) {
+			chain = chain[:len(chain)-1]
+		}
+		parent[j] = -1
+		if len(chain) > 0 {
+			parent[j] = chain[len(chain)-1]
+		}
+		chain = append(chain, int32(j))
+	}
+	return &knownBucket{ents: ents, parent: parent}
+}
+
+// match returns the longest value in b that is a prefix of s, and the number of value
+// comparisons made. The largest value u <= s is the answer when it is a prefix of s;
+// otherwise the answer is the longest prefix of u no longer than their common prefix.
+func (b *knownBucket) match(entries []knownEntry, s []byte) (int32, int, bool) {
+	lo, hi := 0, len(b.ents) // find the first value > s
+	probes := 0
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		probes++
+		if bytes.Compare(entries[b.ents[mid]].value, s) <= 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	j := lo - 1
+	if j < 0 {
+		return 0, probes, false
+	}
+	u := entries[b.ents[j]].value
+	probes++
+	if bytes.HasPrefix(s, u) {
+		return b.ents[j], probes, true
+	}
+	l := commonPrefix(u, s)
+	for j = int(b.parent[j]); j >= 0; j = int(b.parent[j]) {
+		probes++
+		if len(entries[b.ents[j]].value) <= l {
+			return b.ents[j], probes, true
+		}
+	}
+	return 0, probes, false
+}
+
+// commonPrefix returns the length of the longest common prefix of a and b.
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if x := binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:]); x != 0 {
+			return i + bits.TrailingZeros64(x)/8
+		}
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
 }
 
 func filterSize(n int) int {
@@ -189,6 +273,7 @@ func (k *KnownSet) Scan(input []byte) []Finding {
 	}
 	idx := k.snapshot()
 	var found []knownMatch
+	probes := 0
 	shift, filter, mask := idx.shift, idx.filter, k.mask
 	last := len(input) - k.minLen
 	fast := min(last, len(input)-8)
@@ -197,23 +282,26 @@ func (k *KnownSet) Scan(input []byte) []Finding {
 		key := binary.LittleEndian.Uint64(input[i:]) & mask
 		h := (key * hashMul) >> shift
 		if filter[h>>6].Load()&(1<<(h&63)) != 0 {
-			found = idx.add(found, input, i, key)
+			found = idx.add(found, input, i, key, &probes)
 		}
 	}
 	for ; i <= last; i++ { // the last few positions, fewer than 8 bytes left
 		key := k.key(input[i:])
 		h := (key * hashMul) >> shift
 		if filter[h>>6].Load()&(1<<(h&63)) != 0 {
-			found = idx.add(found, input, i, key)
+			found = idx.add(found, input, i, key, &probes)
 		}
+	}
+	if probes > 0 {
+		k.probes.Add(int64(probes))
 	}
 	return idx.resolve(found)
 }
 
 // add appends the longest held value at input[i:], unless it lies inside the
 // previous occurrence.
-func (idx *knownIndex) add(found []knownMatch, input []byte, i int, key uint64) []knownMatch {
-	e, ok := idx.match(input, i, key)
+func (idx *knownIndex) add(found []knownMatch, input []byte, i int, key uint64, probes *int) []knownMatch {
+	e, ok := idx.match(input[i:], key, probes)
 	if !ok {
 		return found
 	}
@@ -224,16 +312,22 @@ func (idx *knownIndex) add(found []knownMatch, input []byte, i int, key uint64) 
 	return append(found, knownMatch{start: i, end: end, entry: e})
 }
 
-// match returns the longest held value that occurs at input[i:].
-func (idx *knownIndex) match(input []byte, i int, key uint64) (int32, bool) {
-	for _, m := range [2]map[uint64][]int32{idx.base, idx.recent} {
-		for _, e := range m[key] {
-			if v := idx.entries[e].value; bytes.HasPrefix(input[i:], v) {
-				return e, true
-			}
+// match returns the longest held value that is a prefix of s, adding the value
+// comparisons made to probes.
+func (idx *knownIndex) match(s []byte, key uint64, probes *int) (int32, bool) {
+	best, found := int32(0), false
+	for _, m := range [2]map[uint64]*knownBucket{idx.base, idx.recent} {
+		b := m[key]
+		if b == nil {
+			continue
+		}
+		e, p, ok := b.match(idx.entries, s)
+		*probes += p
+		if ok && (!found || len(idx.entries[e].value) > len(idx.entries[best].value)) {
+			best, found = e, true
 		}
 	}
-	return 0, false
+	return best, found
 }
 
 // resolve keeps the longest of overlapping occurrences and returns findings by Start.

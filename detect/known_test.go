@@ -1,7 +1,10 @@
 package detect
 
 import (
+	"bytes"
 	"fmt"
+	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +46,12 @@ func TestKnownSet(t *testing.T) {
 			input: "dupvalue1", want: []string{"first:a:dupvalue1"}},
 		{name: "same prefix different tails", adds: []add{{"commonpfxAAA", "a", "x"}, {"commonpfxBBB", "b", "y"}},
 			input: "commonpfxBBB commonpfxAAA commonpfxCCC", want: []string{"y:b:commonpfxBBB", "x:a:commonpfxAAA"}},
+		{name: "nested prefixes, longest that fits", adds: []add{{"abcdefgh", "a", "8"}, {"abcdefghij", "b", "10"},
+			{"abcdefghijkl", "c", "12"}, {"abcdefghizz", "d", "zz"}, {"abcdefghijkz", "e", "kz"}},
+			input: "abcdefghijkX", want: []string{"10:b:abcdefghij"}},
+		{name: "nested prefixes, sibling sorts between", adds: []add{{"abcdefgh", "a", "8"}, {"abcdefghAAAA", "b", "A"},
+			{"abcdefghZZZZ", "c", "Z"}}, input: "abcdefghMMMM", want: []string{"8:a:abcdefgh"}},
+		{name: "input sorts before every value", adds: []add{{"abcdefghM", "a", "x"}}, input: "abcdefghA abcdefgh"},
 		{name: "multibyte", adds: []add{{"pässwörd-ñ", "password", "r"}},
 			input: "x pässwörd-ñ y", want: []string{"r:password:pässwörd-ñ"}},
 	}
@@ -163,5 +172,89 @@ func TestKnownSetNoAllocs(t *testing.T) {
 	k.Scan(in)
 	if n := testing.AllocsPerRun(20, func() { k.Scan(in) }); n != 0 {
 		t.Errorf("got %v allocations per Scan, want 0", n)
+	}
+}
+
+// TestKnownSetSharedPrefix holds 5000 values that share their first 37 bytes, as JWTs
+// with one header do, and scans text dense with that header: every value planted is
+// found, nothing else is, and the value comparisons per header stay logarithmic in the
+// number of values instead of linear.
+func TestKnownSetSharedPrefix(t *testing.T) {
+	const header, n = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.", 5000
+	value := func(i int) string { return fmt.Sprintf("%s%08dabcdefgh", header, i) }
+	k := NewKnownSet(0)
+	for i := 0; i < n; i++ {
+		k.Add([]byte(value(i)), "jwt", "known")
+		if i%1000 == 999 { // leave part of the values in the recent table
+			k.Scan([]byte(header))
+		}
+	}
+	var sb strings.Builder
+	var want []string
+	for i := 0; i < 2*n; i++ {
+		sb.WriteString(header)
+		switch i % 7 {
+		case 0: // a held value
+			want = append(want, value(i*13%n))
+			sb.WriteString(want[len(want)-1])
+		case 3: // near misses: longer and shorter counters, another suffix
+			sb.WriteString(fmt.Sprintf("%s%09dabcdefgh %s%07dabcdefgh %s%08dabcdefgX ", header, i, header, i, header, i%n))
+		}
+	}
+	in := []byte(sb.String())
+	before := k.probes.Load()
+	fs := k.Scan(in)
+	probes := k.probes.Load() - before
+	var got []string
+	for _, f := range fs {
+		got = append(got, string(in[f.Start:f.End]))
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %d findings, want the %d planted values", len(got), len(want))
+	}
+	hits := bytes.Count(in, []byte(header[:8]))
+	if limit := hits * 2 * (bits.Len(n) + 2); probes > int64(limit) {
+		t.Errorf("got %d value comparisons for %d prefix hits, want at most %d", probes, hits, limit)
+	}
+}
+
+// TestKnownSetMatchNaive checks the bucket lookup against a linear search for the
+// longest held prefix, on values over a two-letter alphabet that nest and share keys.
+func TestKnownSetMatchNaive(t *testing.T) {
+	rnd := uint64(1)
+	next := func(n int) int { rnd = rnd*6364136223846793005 + 1442695040888963407; return int(rnd>>33) % n }
+	word := func(lo, hi int) []byte {
+		w := []byte("aaaaaaa")
+		for n := lo + next(hi-lo+1) - len(w); n > 0; n-- {
+			w = append(w, "ab"[next(2)])
+		}
+		return w
+	}
+	k := NewKnownSet(0)
+	var values [][]byte
+	for i := 0; i < 300; i++ {
+		v := word(8, 16)
+		k.Add(v, "s", "r")
+		if !slices.ContainsFunc(values, func(x []byte) bool { return bytes.Equal(x, v) }) {
+			values = append(values, v)
+		}
+		if i%50 == 0 {
+			k.Scan(v) // publish, so later values land in the recent table
+		}
+	}
+	idx := k.snapshot()
+	for i := 0; i < 3000; i++ {
+		s := word(8, 20)
+		want := -1
+		for j, v := range values {
+			if bytes.HasPrefix(s, v) && (want < 0 || len(v) > len(values[want])) {
+				want = j
+			}
+		}
+		var probes int
+		e, ok := idx.match(s, k.key(s), &probes)
+		if ok != (want >= 0) || ok && !bytes.Equal(idx.entries[e].value, values[want]) {
+			t.Fatalf("input %d: got match %v, want %v", i, ok, want >= 0)
+		}
 	}
 }
