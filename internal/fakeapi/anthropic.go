@@ -19,14 +19,35 @@ const (
 
 var errNoUser = errors.New("no user message with text")
 
+// chatMessage is a message of Anthropic Messages and OpenAI Chat Completions.
+type chatMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
 type anthropicReq struct {
-	Model     string `json:"model"`
-	MaxTokens int    `json:"max_tokens"`
-	Messages  []struct {
-		Role    string          `json:"role"`
-		Content json.RawMessage `json:"content"`
-	} `json:"messages"`
-	Stream bool `json:"stream"`
+	Model     string        `json:"model"`
+	MaxTokens int           `json:"max_tokens"`
+	Messages  []chatMessage `json:"messages"`
+	Stream    bool          `json:"stream"`
+}
+
+// lastUserText returns the text of the last user message, which must hold some.
+func lastUserText(msgs []chatMessage) (string, error) {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Role != "user" {
+			continue
+		}
+		text, ok, err := contentText(msgs[i].Content, "text")
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			return text, nil
+		}
+		break
+	}
+	return "", errNoUser
 }
 
 // block is a content block of Anthropic, OpenAI Chat or Responses input.
@@ -77,20 +98,8 @@ func anthropicEcho(body []byte) (anthropicReq, string, error) {
 	if err := json.Unmarshal(body, &req); err != nil {
 		return req, "", err
 	}
-	for i := len(req.Messages) - 1; i >= 0; i-- {
-		if req.Messages[i].Role != "user" {
-			continue
-		}
-		text, ok, err := contentText(req.Messages[i].Content, "text")
-		if err != nil {
-			return req, "", err
-		}
-		if ok {
-			return req, text, nil
-		}
-		break
-	}
-	return req, "", errNoUser
+	text, err := lastUserText(req.Messages)
+	return req, text, err
 }
 
 func anthropicError(w http.ResponseWriter, status int, typ, msg string) {

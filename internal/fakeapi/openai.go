@@ -29,12 +29,9 @@ func openAIError(w http.ResponseWriter, status int, msg string) {
 // ---- Chat Completions ----
 
 type chatReq struct {
-	Model    string `json:"model"`
-	Messages []struct {
-		Role    string          `json:"role"`
-		Content json.RawMessage `json:"content"`
-	} `json:"messages"`
-	Stream        bool `json:"stream"`
+	Model         string        `json:"model"`
+	Messages      []chatMessage `json:"messages"`
+	Stream        bool          `json:"stream"`
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
@@ -45,20 +42,8 @@ func chatEcho(body []byte) (chatReq, string, error) {
 	if err := json.Unmarshal(body, &req); err != nil {
 		return req, "", err
 	}
-	for i := len(req.Messages) - 1; i >= 0; i-- {
-		if req.Messages[i].Role != "user" {
-			continue
-		}
-		text, ok, err := contentText(req.Messages[i].Content, "text")
-		if err != nil {
-			return req, "", err
-		}
-		if ok {
-			return req, text, nil
-		}
-		break
-	}
-	return req, "", errNoUser
+	text, err := lastUserText(req.Messages)
+	return req, text, err
 }
 
 func (s *Server) chat(w http.ResponseWriter, body []byte) {
