@@ -133,14 +133,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 // client returns an HTTP client that goes through the proxy as principal (empty:
 // anonymous), trusting only the proxy's CA, as an agent with HTTPS_PROXY would.
 func (h *harness) client(principal string) *http.Client {
-	u, _ := url.Parse(h.srv.URL)
-	if principal != "" {
-		u.User = url.UserPassword(principal, "agent-password")
-	}
-	tr := &http.Transport{Proxy: http.ProxyURL(u)}
-	tr.TLSClientConfig = tlsConfig(h.caPool)
-	h.t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr}
+	return clientAs(h.t, h.srv, principal, tlsConfig(h.caPool))
 }
 
 // plant registers secret values that must never show up in logs, audit, metrics or
@@ -327,9 +320,18 @@ func newServer(t *testing.T, h http.Handler) *httptest.Server {
 	return srv
 }
 
-// clientVia returns a client that uses srv as its HTTPS proxy with the given TLS config.
+// clientVia returns an anonymous client that uses srv as its HTTPS proxy with the
+// given TLS config.
 func clientVia(t *testing.T, srv *httptest.Server, cfg *tls.Config) *http.Client {
+	return clientAs(t, srv, "", cfg)
+}
+
+// clientAs is clientVia for principal (empty: anonymous).
+func clientAs(t *testing.T, srv *httptest.Server, principal string, cfg *tls.Config) *http.Client {
 	u, _ := url.Parse(srv.URL)
+	if principal != "" {
+		u.User = url.UserPassword(principal, "agent-password")
+	}
 	tr := &http.Transport{Proxy: http.ProxyURL(u), TLSClientConfig: cfg}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr}
