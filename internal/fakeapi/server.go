@@ -41,6 +41,7 @@ var Hosts = []string{
 // Request is one request as the fake received it.
 type Request struct {
 	Method   string
+	Proto    string // "HTTP/1.1" or "HTTP/2.0", as the fake received it
 	Host     string // Host header (or :authority) as received
 	Path     string
 	RawQuery string
@@ -160,6 +161,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	raw, err := io.ReadAll(r.Body)
 	s.record(Request{
 		Method:   r.Method,
+		Proto:    r.Proto,
 		Host:     r.Host,
 		Path:     r.URL.Path,
 		RawQuery: r.URL.RawQuery,
