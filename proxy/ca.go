@@ -164,7 +164,7 @@ func (ca *CA) tlsConfigFor(host string) (*tls.Config, error) {
 	}
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
-		NextProtos: []string{"http/1.1"},
+		NextProtos: []string{"h2", "http/1.1"},
 		// Always the CONNECT host: we never sign a name the agent did not connect to.
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return ca.Leaf(h) },
 	}, nil

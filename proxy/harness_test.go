@@ -110,8 +110,10 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	cfg := o.cfg
 	cfg.CA = ca
-	cfg.UpstreamRootCAs = h.up.RootCAs
-	cfg.Dial = h.up.Dial
+	if cfg.Dial == nil { // else the test brings its own upstream
+		cfg.UpstreamRootCAs = h.up.RootCAs
+		cfg.Dial = h.up.Dial
+	}
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.p, err = proxy.New(cfg, proxy.Deps{
 		Detector: det, Known: detect.NewKnownSet(0), Vault: h.vault,

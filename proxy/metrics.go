@@ -34,8 +34,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cloakroom_requests_total",
-			Help: "Requests seen by the proxy, by host and outcome (forwarded, refused, tunnelled, blocked, upstream_error).",
-		}, []string{"host", "outcome"}),
+			Help: "Requests seen by the proxy, by host pattern, principal (a configured agent's name, default, unauthenticated or refused) and outcome (forwarded, refused, tunnelled, blocked, upstream_error).",
+		}, []string{"host", "principal", "outcome"}),
 		scanDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "cloakroom_scan_duration_seconds",
 			Help:    "Time to decode, scan and redact one request body.",

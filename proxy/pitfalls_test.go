@@ -112,19 +112,6 @@ func TestLargeBody(t *testing.T) {
 	}
 }
 
-// HTTP/2: a client that offers h2 is answered honestly with http/1.1 and works.
-func TestALPNHonest(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
-	c := h.client("")
-	tr := c.Transport.(*http.Transport)
-	tr.ForceAttemptHTTP2 = true
-	tr.TLSClientConfig.NextProtos = []string{"h2", "http/1.1"}
-	resp, got := post(t, c, anthropicURL, nil, anthropicBody("hello"))
-	if resp.StatusCode != 200 || resp.ProtoMajor != 1 {
-		t.Fatalf("got %s %d: %s, want HTTP/1.1 200", resp.Proto, resp.StatusCode, got)
-	}
-}
-
 // Upstream TLS is always verified: an upstream whose certificate we do not trust is
 // never sent the request body.
 func TestUpstreamVerified(t *testing.T) {

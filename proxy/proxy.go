@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +54,15 @@ type Config struct {
 	// tunnels) instead of a plain net.Dialer. Tests point it at a fake upstream;
 	// zero means dial the real host.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Agents are the agent credentials the proxy accepts. Empty: none configured,
+	// and a user name in the proxy URL is taken as the principal as declared.
+	Agents []Agent
+	// RequireAuth refuses requests without valid agent credentials (407 on the
+	// proxy, 401 on gateway routes). It needs Agents.
+	RequireAuth bool
+	// Gateway maps base-URL routes on the proxy listener to upstream https origins.
+	// Nil means DefaultGateway; an empty map turns gateway mode off.
+	Gateway map[string]string
 }
 
 // Validate reports every problem with the configuration.
@@ -75,6 +82,9 @@ func (c Config) Validate() error {
 	if _, err := newHostMatcher(c.intercept()); err != nil {
 		errs = append(errs, err)
 	}
+	_, gwErrs := parseGateway(c.gateway())
+	errs = append(errs, gwErrs...)
+	errs = append(errs, validateAgents(c.Agents, c.RequireAuth)...)
 	return errors.Join(errs...)
 }
 
@@ -114,6 +124,9 @@ type Proxy struct {
 	audit     *audit.Writer
 	log       *slog.Logger
 	metrics   *metrics
+	auth      *authenticator
+	gw        map[string]gatewayRoute
+	mitm      *mitm
 	inflight  sync.WaitGroup // intercepted requests not yet finished
 }
 
@@ -126,6 +139,7 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 		return nil, errors.New("proxy: detector, known-value set and vault are required")
 	}
 	hosts, _ := newHostMatcher(cfg.intercept())
+	gw, _ := parseGateway(cfg.gateway())
 	p := &Proxy{
 		cfg:      cfg,
 		maxBody:  cfg.MaxBodyBytes,
@@ -136,6 +150,8 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 		policy:   deps.Policy,
 		audit:    deps.Audit,
 		log:      deps.Logger,
+		auth:     newAuthenticator(cfg.Agents, cfg.RequireAuth),
+		gw:       gw,
 	}
 	if p.maxBody == 0 {
 		p.maxBody = DefaultMaxBodyBytes
@@ -159,6 +175,7 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 	p.metrics = newMetrics(reg)
 	p.transport = newTransport(cfg.UpstreamRootCAs, p.dial)
 	p.gp = p.newGoproxy()
+	p.mitm = p.newMITM()
 	return p, nil
 }
 
@@ -185,9 +202,7 @@ func (p *Proxy) newGoproxy() *goproxy.ProxyHttpServer {
 	gp.ConnectDialWithReq = func(req *http.Request, network, addr string) (net.Conn, error) {
 		return p.dial(req.Context(), network, addr)
 	}
-	gp.NonproxyHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "cloakroom is a forward proxy: set HTTPS_PROXY to this address and trust its CA (see `cloakroom serve` output)", http.StatusNotFound)
-	})
+	gp.NonproxyHandler = http.HandlerFunc(p.serveGateway)
 	gp.OnRequest().HandleConnectFunc(p.onConnect)
 	gp.OnRequest().DoFunc(p.onRequest)
 	return gp
@@ -196,13 +211,23 @@ func (p *Proxy) newGoproxy() *goproxy.ProxyHttpServer {
 // Handler returns the proxy's HTTP handler, to be served on the proxy listener.
 func (p *Proxy) Handler() http.Handler { return p.gp }
 
-// Close releases idle upstream connections.
-func (p *Proxy) Close() { p.transport.CloseIdleConnections() }
+// Close closes every decrypted agent connection at once and releases idle upstream
+// connections. Drain first for a graceful stop.
+func (p *Proxy) Close() {
+	p.mitm.ln.Close()
+	_ = p.mitm.srv.Close()
+	<-p.mitm.done
+	p.transport.CloseIdleConnections()
+}
 
-// Drain waits until every intercepted request has finished (its response fully
-// relayed and its audit record written) or ctx ends. Call it after the listener has
-// stopped and before closing the store and the audit log.
+// Drain stops taking new intercepted tunnels, closes idle decrypted connections and
+// waits until every intercepted request has finished (its response fully relayed
+// and its audit record written) or ctx ends. Call it after the listener has stopped
+// and before closing the store and the audit log.
 func (p *Proxy) Drain(ctx context.Context) error {
+	if err := p.mitm.shutdown(ctx); err != nil {
+		return fmt.Errorf("drain: agent connections still busy: %w", err)
+	}
 	done := make(chan struct{})
 	go func() { p.inflight.Wait(); close(done) }()
 	select {
@@ -240,51 +265,42 @@ func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error
 // connState is what a CONNECT leaves for the requests inside its tunnel.
 type connState struct {
 	principal string
+	label     string // metrics label of the principal
 	client    string
 	target    string // host:port the agent CONNECTed to
 }
 
 func (p *Proxy) onConnect(host string, pctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
+	id, err := p.auth.identify(pctx.Req.Header, false)
+	if err != nil {
+		p.metrics.requests.WithLabelValues(hostLabel(p.hosts, host), labelRefused, outcomeRefused).Inc()
+		p.log.Warn("agent credentials refused", "client", pctx.Req.RemoteAddr, "host", normalizeHost(host), "reason", err.Error())
+		return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: func(_ *http.Request, c net.Conn, _ *goproxy.ProxyCtx) {
+			writeRaw(c, http.StatusProxyAuthRequired, err.Error()+"\n", http.Header{"Proxy-Authenticate": {proxyAuthChallenge}})
+		}}, host
+	}
 	if _, ok := p.hosts.match(host); ok {
-		pctx.UserData = &connState{principal: principalFrom(pctx.Req.Header), client: pctx.Req.RemoteAddr, target: host}
-		return &goproxy.ConnectAction{
-			Action: goproxy.ConnectMitm,
-			TLSConfig: func(host string, _ *goproxy.ProxyCtx) (*tls.Config, error) {
-				return p.cfg.CA.tlsConfigFor(host)
-			},
-		}, host
+		cs := &connState{principal: id.principal, label: id.label, client: pctx.Req.RemoteAddr, target: host}
+		return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: p.hijackIntercept(cs)}, host
 	}
 	if p.cfg.OtherHosts == Block {
-		p.metrics.requests.WithLabelValues("other", outcomeBlocked).Inc()
-		return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: refuseConnect}, host
+		p.metrics.requests.WithLabelValues("other", id.label, outcomeBlocked).Inc()
+		return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: func(_ *http.Request, c net.Conn, _ *goproxy.ProxyCtx) {
+			writeRaw(c, http.StatusForbidden, blockedMessage, nil)
+		}}, host
 	}
-	p.metrics.requests.WithLabelValues("other", outcomeTunnelled).Inc()
+	p.metrics.requests.WithLabelValues("other", id.label, outcomeTunnelled).Inc()
 	return goproxy.OkConnect, host
 }
 
-func refuseConnect(_ *http.Request, client net.Conn, _ *goproxy.ProxyCtx) {
-	const msg = "cloakroom: this host is not on the intercept list and other hosts are blocked\n"
-	_, _ = fmt.Fprintf(client, "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(msg), msg)
-	_ = client.Close()
-}
+const blockedMessage = "cloakroom: this host is not on the intercept list and other hosts are blocked\n"
 
-// principalFrom names the agent from Proxy-Authorization (the user name of Basic
-// credentials, as set by HTTPS_PROXY=http://name:secret@host:port), else DefaultPrincipal.
-func principalFrom(h http.Header) string {
-	v := h.Get("Proxy-Authorization")
-	scheme, cred, ok := strings.Cut(v, " ")
-	if !ok || !strings.EqualFold(scheme, "basic") {
-		return DefaultPrincipal
+// hostLabel is the metrics label of a host: its intercept pattern, or "other".
+func hostLabel(m *hostMatcher, host string) string {
+	if pattern, ok := m.match(host); ok {
+		return pattern
 	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
-	if err != nil {
-		return DefaultPrincipal
-	}
-	user, _, _ := strings.Cut(string(raw), ":")
-	if user == "" || len(user) > 64 || strings.ContainsFunc(user, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
-		return DefaultPrincipal
-	}
-	return user
+	return "other"
 }
 
 func newRequestID() string {

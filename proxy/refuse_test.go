@@ -320,7 +320,7 @@ func TestAdminEndpoints(t *testing.T) {
 		t.Fatalf("metrics: %d", code)
 	}
 	for _, m := range []string{
-		`cloakroom_requests_total{host="api.anthropic.com",outcome="forwarded"} 1`,
+		`cloakroom_requests_total{host="api.anthropic.com",outcome="forwarded",principal="unauthenticated"} 1`,
 		`cloakroom_tokens_minted_total{class=`, `cloakroom_detections_total{rule=`,
 		`cloakroom_scan_duration_seconds_count 1`, `cloakroom_restores_total{outcome="restored"}`,
 	} {

@@ -35,6 +35,7 @@ const (
 	errClassUpgrade     = "upgrade_unsupported"
 	errClassMisdirected = "misdirected"
 	errClassInternal    = "internal"
+	errClassAuth        = "auth"
 )
 
 // reqState follows one intercepted request from start to its audit record.
@@ -43,42 +44,37 @@ type reqState struct {
 	rec      audit.Record
 	api      API
 	pattern  string // the intercept pattern that matched: the metrics host label
+	label    string // the principal's metrics label
 	upstream time.Time
 	restore  *restorer
 	done     sync.Once
 }
 
-// onRequest handles every request that is not a CONNECT: plain HTTP through the proxy
-// and the requests inside intercepted TLS tunnels. For intercepted hosts it does the
-// whole exchange itself and returns the response.
+// onRequest handles plain-HTTP requests sent through the proxy (absolute URLs; the
+// requests inside intercepted tunnels are served by the MITM server). For
+// intercepted hosts it does the whole exchange itself and returns the response.
 func (p *Proxy) onRequest(req *http.Request, pctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
 	host := req.URL.Host
 	if host == "" {
 		host = req.Host
 	}
-	cs, inTunnel := pctx.UserData.(*connState)
-	if inTunnel {
-		// Inside an intercepted tunnel the request goes where the tunnel was opened to,
-		// whatever its Host header says: a different Host must not route around the
-		// intercept list (or a block) through our own connection.
-		misdirected := normalizeHost(host) != normalizeHost(cs.target)
-		req.URL.Host, host = cs.target, cs.target
-		if misdirected {
-			st := p.newState(req, pctx, host)
-			return req, p.refuse(req, st, http.StatusMisdirectedRequest, errClassMisdirected,
-				"cloakroom refused the request: its Host header does not name the host the tunnel was opened to")
-		}
+	id, err := p.auth.identify(req.Header, false)
+	if err != nil {
+		p.metrics.requests.WithLabelValues(hostLabel(p.hosts, host), labelRefused, outcomeRefused).Inc()
+		resp := goproxy.NewResponse(req, "text/plain", http.StatusProxyAuthRequired, err.Error()+"\n")
+		resp.Header.Set("Proxy-Authenticate", proxyAuthChallenge)
+		return req, resp
 	}
 	if _, ok := p.hosts.match(host); !ok {
 		if p.cfg.OtherHosts == Block {
-			p.metrics.requests.WithLabelValues("other", outcomeBlocked).Inc()
-			return req, goproxy.NewResponse(req, "text/plain", http.StatusForbidden,
-				"cloakroom: this host is not on the intercept list and other hosts are blocked\n")
+			p.metrics.requests.WithLabelValues("other", id.label, outcomeBlocked).Inc()
+			return req, goproxy.NewResponse(req, "text/plain", http.StatusForbidden, blockedMessage)
 		}
-		p.metrics.requests.WithLabelValues("other", outcomeTunnelled).Inc()
+		p.metrics.requests.WithLabelValues("other", id.label, outcomeTunnelled).Inc()
 		return req, nil
 	}
-	st := p.newState(req, pctx, host)
+	st := p.newStateFor(req, id.principal, req.RemoteAddr, host)
+	st.label = id.label
 	if isUpgrade(req.Header) {
 		return req, p.refuse(req, st, http.StatusNotImplemented, errClassUpgrade,
 			"cloakroom cannot scan WebSocket or other upgraded connections to this host yet; use plain HTTPS")
@@ -87,15 +83,9 @@ func (p *Proxy) onRequest(req *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	return req, p.exchangeSafely(req, st)
 }
 
-// newState starts the record of an intercepted request. Every state is finished
+// newStateFor starts the record of an intercepted request. Every state is finished
 // exactly once (finish), which also ends its in-flight count.
-func (p *Proxy) newState(req *http.Request, pctx *goproxy.ProxyCtx, host string) *reqState {
-	principal, client := DefaultPrincipal, req.RemoteAddr
-	if cs, ok := pctx.UserData.(*connState); ok {
-		principal, client = cs.principal, cs.client
-	} else {
-		principal = principalFrom(req.Header)
-	}
+func (p *Proxy) newStateFor(req *http.Request, principal, client, host string) *reqState {
 	h := normalizeHost(host)
 	pattern, ok := p.hosts.match(h)
 	if !ok {
@@ -107,6 +97,7 @@ func (p *Proxy) newState(req *http.Request, pctx *goproxy.ProxyCtx, host string)
 		start:   time.Now(),
 		api:     api,
 		pattern: pattern,
+		label:   DefaultPrincipal,
 		rec: audit.Record{
 			ID:        newRequestID(),
 			Principal: principal,
@@ -439,7 +430,7 @@ func (p *Proxy) record(st *reqState) {
 	if st.rec.Error == errClassUpstream {
 		outcome = outcomeError
 	}
-	p.metrics.requests.WithLabelValues(st.pattern, outcome).Inc()
+	p.metrics.requests.WithLabelValues(st.pattern, st.label, outcome).Inc()
 	if err := p.audit.Write(st.rec); err != nil {
 		p.log.Error("audit record lost", "id", st.rec.ID, "err", err)
 	}

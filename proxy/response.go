@@ -38,6 +38,8 @@ func (p *Proxy) restoreResponse(req *http.Request, resp *http.Response, st *reqS
 		// Not decodable here: tokens stay tokens, which leaks nothing.
 	case mt == "text/event-stream":
 		resp.Body = sse.NewReader(resp.Body, st.restore)
+		resp.ContentLength = -1 // restored values change the length
+		resp.Header.Del("Content-Length")
 	case mt == "application/json" || strings.HasSuffix(mt, "+json") || strings.HasPrefix(mt, "text/"):
 		if err := p.restoreWhole(resp, st, mt); err != nil {
 			p.log.Warn("response not restored", "id", st.rec.ID, "err", err)
