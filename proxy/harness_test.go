@@ -124,7 +124,11 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	h.srv = httptest.NewServer(h.p.Handler())
 	t.Cleanup(func() {
-		h.drain()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.p.Drain(ctx); err != nil {
+			t.Error(err)
+		}
 		h.srv.Close()
 		h.p.Close()
 		h.assertNoLeaks()
@@ -199,7 +203,7 @@ func (h *harness) drain() {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := h.p.Drain(ctx); err != nil {
+	if err := h.p.Wait(ctx); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -228,6 +228,12 @@ func (p *Proxy) Drain(ctx context.Context) error {
 	if err := p.mitm.shutdown(ctx); err != nil {
 		return fmt.Errorf("drain: agent connections still busy: %w", err)
 	}
+	return p.Wait(ctx)
+}
+
+// Wait waits until no intercepted request is in flight: every response fully
+// relayed and its audit record written. The proxy keeps serving.
+func (p *Proxy) Wait(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { p.inflight.Wait(); close(done) }()
 	select {
