@@ -56,16 +56,24 @@ func HashAgentToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// ValidateAgentName reports whether name can name an agent.
+func ValidateAgentName(name string) error {
+	if !agentName.MatchString(name) {
+		return errors.New("name must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+	}
+	if name == DefaultPrincipal || name == labelUnauthenticated || name == labelRefused {
+		return fmt.Errorf("the name %q is reserved", name)
+	}
+	return nil
+}
+
 // validateAgents reports bad names, duplicate names and malformed hashes.
 func validateAgents(agents []Agent, requireAuth bool) []error {
 	var errs []error
 	seen := map[string]bool{}
 	for i, a := range agents {
-		if !agentName.MatchString(a.Name) {
-			errs = append(errs, fmt.Errorf("proxy: agents[%d]: name must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", i))
-		}
-		if a.Name == DefaultPrincipal || a.Name == labelUnauthenticated || a.Name == labelRefused {
-			errs = append(errs, fmt.Errorf("proxy: agents[%d]: the name %q is reserved", i, a.Name))
+		if err := ValidateAgentName(a.Name); err != nil {
+			errs = append(errs, fmt.Errorf("proxy: agents[%d]: %w", i, err))
 		}
 		if seen[a.Name] {
 			errs = append(errs, fmt.Errorf("proxy: agents[%d]: duplicate name %q", i, a.Name))

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +45,16 @@ type fileConfig struct {
 		Level  *string `yaml:"level"`
 		Format *string `yaml:"format"`
 	} `yaml:"log"`
-	AuditLog *string `yaml:"audit_log"`
+	AuditLog    *string           `yaml:"audit_log"`
+	Agents      []fileAgent       `yaml:"agents"`
+	RequireAuth *bool             `yaml:"require_auth"`
+	Gateway     map[string]string `yaml:"gateway"`
+}
+
+// fileAgent is one entry of agents: in the config file.
+type fileAgent struct {
+	Name        string `yaml:"name"`
+	TokenSHA256 string `yaml:"token_sha256"`
 }
 
 // serveConfig is the resolved configuration of `cloakroom serve`.
@@ -62,6 +72,9 @@ type serveConfig struct {
 	LogLevel     string
 	LogFormat    string
 	AuditLog     string
+	Agents       []proxy.Agent
+	RequireAuth  bool
+	Gateway      map[string]string
 }
 
 // stringList is a repeatable or comma-separated flag.
@@ -95,6 +108,7 @@ func parseServe(args []string) (serveConfig, error) {
 		logLevel   = fs.String("log-level", defaultLogLevel, "debug, info, warn or error")
 		logFormat  = fs.String("log-format", defaultLogFormat, "text or json")
 		auditLog   = fs.String("audit-log", "", "audit log file (JSON lines); default <data-dir>/audit.jsonl, '-' for stdout")
+		reqAuth    = fs.Bool("require-auth", false, "refuse requests without valid agent credentials (407); agents are configured in the --config file")
 		upstreamCA stringList
 		intercept  stringList
 	)
@@ -149,6 +163,22 @@ func parseServe(args []string) (serveConfig, error) {
 	}
 	if !set["cache-size"] && fc.CacheSize != nil {
 		c.CacheSize = *fc.CacheSize
+	}
+	c.RequireAuth = *reqAuth
+	if !set["require-auth"] && fc.RequireAuth != nil {
+		c.RequireAuth = *fc.RequireAuth
+	}
+	for _, a := range fc.Agents {
+		c.Agents = append(c.Agents, proxy.Agent{Name: a.Name, TokenSHA256: strings.ToLower(a.TokenSHA256)})
+	}
+	// Gateway entries add to the built-in routes or replace one; "" removes a route.
+	c.Gateway = maps.Clone(proxy.DefaultGateway)
+	for name, origin := range fc.Gateway {
+		if origin == "" {
+			delete(c.Gateway, name)
+		} else {
+			c.Gateway[name] = origin
+		}
 	}
 	c.UpstreamCA = append(append([]string{}, fc.UpstreamCA...), upstreamCA...)
 	if fc.Hosts.Intercept != nil {

@@ -43,6 +43,8 @@ const usage = `usage: cloakroom <command> [flags]
 commands:
   serve     run the proxy (zero config: 127.0.0.1:8080, admin 127.0.0.1:9090, embedded store)
   env       print the environment lines an agent needs to use the proxy
+  agent add NAME
+            make credentials for an agent (a token, and the hash to configure)
   version   print the version
 
 Run 'cloakroom <command> -h' for the flags of a command.
@@ -65,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, args[1:], stderr)
 	case "env":
 		err = envCmd(args[1:], stdout)
+	case "agent":
+		err = agentCmd(args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, "cloakroom", version)
 	case "-h", "--help", "help":
@@ -93,6 +97,42 @@ func envCmd(args []string, stdout io.Writer) error {
 	for _, l := range envLines(*listen, expandHome(*dir)) {
 		fmt.Fprintln(stdout, l)
 	}
+	return nil
+}
+
+func agentCmd(args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "add" {
+		return errors.New("usage: cloakroom agent add [--listen ADDR] NAME")
+	}
+	fs := flag.NewFlagSet("agent add", flag.ContinueOnError)
+	listen := fs.String("listen", defaultListen, "the proxy's listen address, for the proxy URL printed")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: cloakroom agent add [--listen ADDR] NAME")
+	}
+	name := fs.Arg(0)
+	if err := proxy.ValidateAgentName(name); err != nil {
+		return fmt.Errorf("agent %q: %w", name, err)
+	}
+	token, sum, err := proxy.GenerateAgentToken()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `New credentials for agent %q. The token is shown only here; cloakroom keeps its hash.
+
+1. Add to the agents: list of the config file (then restart cloakroom):
+
+  - name: %s
+    token_sha256: %s
+
+2. Give the agent its proxy URL:
+
+  HTTPS_PROXY=http://%s:%s@%s
+
+   or, in gateway mode, the header  %s: %s:%s
+`, name, name, sum, name, token, *listen, proxy.AgentHeader, name, token)
 	return nil
 }
 
@@ -163,6 +203,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		UpstreamRootCAs: roots,
 		CA:              dir.ca,
+		Agents:          cfg.Agents,
+		RequireAuth:     cfg.RequireAuth,
+		Gateway:         cfg.Gateway,
 	}, proxy.Deps{
 		Detector: det, Known: detect.NewKnownSet(0), Vault: vault,
 		Audit: auditW, Logger: log, Registerer: reg,

@@ -97,13 +97,7 @@ func buildBinary(t *testing.T) string {
 // key and a postgres URI; the upstream sees tokens only, and the echo comes back
 // restored, streaming and not.
 func TestServeWithCurl(t *testing.T) {
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("curl is required in CI")
-		}
-		t.Skip("curl not installed")
-	}
+	curl := needCurl(t)
 	bin := buildBinary(t)
 	up := fakeapi.Start(t, fakeapi.Options{})
 	dir := t.TempDir()
@@ -297,6 +291,9 @@ func TestServeConfigErrors(t *testing.T) {
 		{name: "same addresses", args: []string{"--listen", "127.0.0.1:1", "--admin", "127.0.0.1:1"}, want: "must differ"},
 		{name: "bad intercept", yaml: "hosts:\n  add: [\"https://x/\"]\n", want: "intercept host"},
 		{name: "empty intercept", yaml: "hosts:\n  intercept: []\n", want: "intercept nothing"},
+		{name: "auth without agents", args: []string{"--require-auth"}, want: "require_auth needs at least one configured agent"},
+		{name: "bad agent hash", yaml: "agents:\n  - name: a\n    token_sha256: zz\n", want: "64 hex digits"},
+		{name: "plain http gateway", yaml: "gateway:\n  x: http://foo\n", want: "must be an https URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
