@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -310,5 +311,21 @@ func TestServeConfigErrors(t *testing.T) {
 				t.Fatalf("got exit %d, stderr %q; want failure mentioning %q", code, stderr.String(), tt.want)
 			}
 		})
+	}
+}
+
+// The shipped configs/cloakroom.yaml parses and says what the defaults are: loading
+// it changes nothing.
+func TestShippedConfigIsTheDefaults(t *testing.T) {
+	withFile, err := parseServe([]string{"--config", filepath.Join("..", "..", "configs", "cloakroom.yaml")})
+	if err != nil {
+		t.Fatalf("configs/cloakroom.yaml: %v", err)
+	}
+	defaults, err := parseServe(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(withFile, defaults) {
+		t.Errorf("the shipped config differs from the defaults:\n file     %+v\n defaults %+v", withFile, defaults)
 	}
 }
