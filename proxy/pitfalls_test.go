@@ -87,28 +87,56 @@ func TestUpgradeRefused(t *testing.T) {
 	}
 }
 
-// Large sessions: a 32 MiB body (providers accept 32 MB) goes through under the
-// default limit, redacted.
+// Large sessions: 32 MiB (providers accept 32 MB) and 64 MiB bodies go through under
+// the default limit, redacted, over HTTP/1.1 and HTTP/2; a body over the limit gets a
+// 413 in the provider's format and nothing is forwarded.
 func TestLargeBody(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
-	s := newSecrets(t)
-	h.plant(s.AWSSecret)
-	history := strings.Repeat("The build log says: compiling package cloakroom/proxy ... ok\n", (32<<20)/61)
-	body := fmt.Appendf(nil, `{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":%s},{"role":"assistant","content":"noted"},{"role":"user","content":%s}]}`,
-		q(history), q("AWS_SECRET_ACCESS_KEY="+s.AWSSecret))
-	if len(body) < 32<<20 {
-		t.Fatalf("body is %d bytes, want >= 32 MiB", len(body))
-	}
-	resp, got := post(t, h.client("alice"), anthropicURL, nil, body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("status %d: %.300s", resp.StatusCode, got)
-	}
-	fwd := h.up.Last().Body
-	if bytes.Contains(fwd, []byte(s.AWSSecret)) || len(fwd) < 32<<20 {
-		t.Fatalf("large body was not forwarded redacted (%d bytes)", len(fwd))
-	}
-	if e := parseAnthropic(t, got, false); e.Text != "AWS_SECRET_ACCESS_KEY="+s.AWSSecret {
-		t.Errorf("restore failed on the large session")
+	for _, tc := range []struct {
+		name   string
+		size   int
+		h2     bool
+		status int
+	}{
+		{"32MiB-http1", 32 << 20, false, 200},
+		{"64MiB-h2", 64<<20 - 4096, true, 200},
+		{"over-limit-h2", 64<<20 + 4096, true, 413},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, harnessOpts{})
+			s := newSecrets(t)
+			h.plant(s.AWSSecret)
+			const line = "The build log says: compiling package cloakroom/proxy ... ok. "
+			history := strings.Repeat(line, (tc.size-512)/len(line))
+			body := fmt.Appendf(nil, `{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":%s},{"role":"assistant","content":"noted"},{"role":"user","content":%s}]}`,
+				q(history), q("AWS_SECRET_ACCESS_KEY="+s.AWSSecret))
+			body = append(body, bytes.Repeat([]byte(" "), tc.size-len(body))...)
+			c := h.client("alice")
+			if tc.h2 {
+				c = h2Client(h, "alice")
+			}
+			resp, got := post(t, c, anthropicURL, nil, body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d: %.300s, want %d", resp.StatusCode, got, tc.status)
+			}
+			if tc.status == 413 {
+				var e struct {
+					Type  string
+					Error struct{ Type, Message string }
+				}
+				mustJSON(t, string(got), &e)
+				if e.Error.Type != "request_too_large" || !strings.Contains(e.Error.Message, "64 MiB") || len(h.up.Requests()) != 0 {
+					t.Errorf("got %s (upstream saw %d requests), want an Anthropic request_too_large naming the limit", got, len(h.up.Requests()))
+				}
+				return
+			}
+			fwd := h.up.Last().Body
+			if bytes.Contains(fwd, []byte(s.AWSSecret)) || len(fwd) < tc.size-64 {
+				t.Fatalf("large body was not forwarded redacted (%d bytes)", len(fwd))
+			}
+			if e := parseAnthropic(t, got, false); e.Text != "AWS_SECRET_ACCESS_KEY="+s.AWSSecret {
+				t.Errorf("restore failed on the large session")
+			}
+		})
 	}
 }
 
