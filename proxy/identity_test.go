@@ -201,7 +201,9 @@ func TestAgentCredentials(t *testing.T) {
 	}
 	// Gateway without credentials: 401 in the provider's format.
 	resp, got = gatewayPost(t, h, "/anthropic/v1/messages", nil, anthropicBody("hi"))
-	var e struct{ Error struct{ Type, Message string } }
+	var e struct {
+		Error struct{ Type, Message string }
+	}
 	_ = json.Unmarshal(got, &e)
 	if resp.StatusCode != 401 || resp.Header.Get("X-Cloakroom-Error") != "auth" || !strings.Contains(e.Error.Message, proxy.AgentHeader) {
 		t.Errorf("gateway without credentials: got %d %s", resp.StatusCode, got)

@@ -152,9 +152,13 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request, st *req
 	// answered by our server when the body was read.
 	out.Header.Del("Expect")
 	out.Close = false
+	if isWebSocket(r) {
+		p.serveWebSocket(w, r, st, host)
+		return
+	}
 	if isUpgrade(r.Header) {
 		p.writeResponse(w, r, p.refuse(r, st, http.StatusNotImplemented, errClassUpgrade,
-			"cloakroom cannot scan WebSocket or other upgraded connections to this host yet; use plain HTTPS"))
+			"cloakroom cannot scan this kind of upgraded connection; only WebSocket is relayed"))
 		return
 	}
 	out = out.WithContext(httptrace.WithClientTrace(out.Context(), relay1xx(w)))

@@ -112,22 +112,23 @@ type Deps struct {
 
 // Proxy is cloakroom's forward proxy. It is safe for concurrent use.
 type Proxy struct {
-	cfg       Config
-	maxBody   int64
-	hosts     *hostMatcher
-	gp        *goproxy.ProxyHttpServer
-	transport *http.Transport
-	detector  *detect.Detector
-	known     *detect.KnownSet
-	vault     *tokenize.Vault
-	policy    resolver.Policy
-	audit     *audit.Writer
-	log       *slog.Logger
-	metrics   *metrics
-	auth      *authenticator
-	gw        map[string]gatewayRoute
-	mitm      *mitm
-	inflight  sync.WaitGroup // intercepted requests not yet finished
+	cfg         Config
+	maxBody     int64
+	hosts       *hostMatcher
+	gp          *goproxy.ProxyHttpServer
+	transport   *http.Transport
+	wsTransport *http.Transport
+	detector    *detect.Detector
+	known       *detect.KnownSet
+	vault       *tokenize.Vault
+	policy      resolver.Policy
+	audit       *audit.Writer
+	log         *slog.Logger
+	metrics     *metrics
+	auth        *authenticator
+	gw          map[string]gatewayRoute
+	mitm        *mitm
+	inflight    sync.WaitGroup // intercepted requests not yet finished
 }
 
 // New builds a Proxy.
@@ -174,6 +175,11 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 	}
 	p.metrics = newMetrics(reg)
 	p.transport = newTransport(cfg.UpstreamRootCAs, p.dial)
+	// WebSocket handshakes are HTTP/1.1 upgrades: a transport that never offers h2.
+	p.wsTransport = p.transport.Clone()
+	p.wsTransport.ForceAttemptHTTP2 = false
+	p.wsTransport.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	p.wsTransport.TLSClientConfig.NextProtos = []string{"http/1.1"}
 	p.gp = p.newGoproxy()
 	p.mitm = p.newMITM()
 	return p, nil
@@ -218,6 +224,7 @@ func (p *Proxy) Close() {
 	_ = p.mitm.srv.Close()
 	<-p.mitm.done
 	p.transport.CloseIdleConnections()
+	p.wsTransport.CloseIdleConnections()
 }
 
 // Drain stops taking new intercepted tunnels, closes idle decrypted connections and

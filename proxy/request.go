@@ -77,7 +77,7 @@ func (p *Proxy) onRequest(req *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	st.label = id.label
 	if isUpgrade(req.Header) {
 		return req, p.refuse(req, st, http.StatusNotImplemented, errClassUpgrade,
-			"cloakroom cannot scan WebSocket or other upgraded connections to this host yet; use plain HTTPS")
+			"cloakroom relays WebSocket to this host only over TLS (wss://); other upgrades cannot be scanned")
 	}
 	goproxy.RemoveProxyHeaders(pctx, req)
 	return req, p.exchangeSafely(req, st)

@@ -16,6 +16,13 @@
 // Options.Chunk-byte deltas, and each SSE event is by default written in
 // several small TCP writes, so tokens are split across events and writes.
 //
+// GET /v1/responses with Upgrade: websocket serves the Responses API over a
+// WebSocket as Codex uses it (permessage-deflate honoured when offered): each
+// response.create text message is answered with the same events as the SSE
+// stream, one event per message, optionally fragmented into small frames
+// (Options.FragmentFrames). The handshake is recorded as a GET request and each
+// text message as a Request with Method "WS" and the handshake's headers.
+//
 // Every request is recorded (raw body as received plus headers) so a test
 // can assert that no secret reached the upstream and check byte fidelity.
 package fakeapi

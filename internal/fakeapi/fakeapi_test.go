@@ -11,9 +11,12 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/coder/websocket"
 )
 
 // echoText has a token, JSON-special characters, a newline and multibyte
@@ -616,5 +619,216 @@ func TestPieces(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// teeConn copies everything read from a connection (above TLS) into a buffer,
+// so a test can parse the WebSocket frames the fake sent.
+type teeConn struct {
+	net.Conn
+	mu  *sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (c teeConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.buf.Write(p[:n])
+	c.mu.Unlock()
+	return n, err
+}
+
+// wsFrame is one server frame: its header bits and payload length.
+type wsFrame struct {
+	fin, rsv1 bool
+	opcode    byte
+	n         int
+}
+
+// parseFrames parses the unmasked server frames that follow the HTTP response
+// header in raw.
+func parseFrames(t *testing.T, raw []byte) []wsFrame {
+	t.Helper()
+	i := bytes.Index(raw, []byte("\r\n\r\n"))
+	if i < 0 {
+		t.Fatalf("no HTTP response header in %d bytes", len(raw))
+	}
+	b := raw[i+4:]
+	var out []wsFrame
+	for len(b) >= 2 {
+		f := wsFrame{fin: b[0]&0x80 != 0, rsv1: b[0]&0x40 != 0, opcode: b[0] & 0x0f}
+		n, h := int(b[1]&0x7f), 2
+		switch n {
+		case 126:
+			n, h = int(b[2])<<8|int(b[3]), 4
+		case 127:
+			n, h = 0, 10
+			for _, c := range b[2:10] {
+				n = n<<8 | int(c)
+			}
+		}
+		if b[1]&0x80 != 0 {
+			t.Fatal("server frame is masked")
+		}
+		if len(b) < h+n {
+			break
+		}
+		f.n = n
+		out = append(out, f)
+		b = b[h+n:]
+	}
+	return out
+}
+
+func TestResponsesWebSocket(t *testing.T) {
+	const model = "gpt-ws"
+	input := `[{"type":"message","role":"user","content":[{"type":"input_text","text":` + jsonStr(echoText) + `}]}]`
+	create := `{"type":"response.create","model":"` + model + `","input":` + input + `}`
+	tests := []struct {
+		name        string
+		offer       bool
+		opts        Options
+		wantDeflate bool
+	}{
+		{name: "plain", opts: Options{}},
+		{name: "deflate offered", offer: true, wantDeflate: true},
+		{name: "deflate refused", offer: true, opts: Options{NoCompression: true}},
+		{name: "fragmented", opts: Options{FragmentFrames: true}},
+		{name: "fragmented, deflate offered", offer: true, opts: Options{FragmentFrames: true}, wantDeflate: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Start(t, tc.opts)
+			// The SSE stream's events are what the WebSocket must carry.
+			_, body := post(t, client(t, s, false, nil), "https://api.openai.com/v1/responses",
+				`{"model":"`+model+`","input":`+input+`,"stream":true}`)
+			var want []string
+			for _, ev := range parseSSE(t, body) {
+				want = append(want, ev.data)
+			}
+			s.Reset()
+
+			var mu sync.Mutex
+			var raw bytes.Buffer
+			tr := &http.Transport{DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := s.Dial(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				tc := tls.Client(c, &tls.Config{RootCAs: s.RootCAs, ServerName: "api.openai.com"})
+				if err := tc.HandshakeContext(ctx); err != nil {
+					c.Close()
+					return nil, err
+				}
+				return teeConn{Conn: tc, mu: &mu, buf: &raw}, nil
+			}}
+			t.Cleanup(tr.CloseIdleConnections)
+			mode := websocket.CompressionDisabled
+			if tc.offer {
+				mode = websocket.CompressionContextTakeover
+			}
+			ctx := t.Context()
+			c, resp, err := websocket.Dial(ctx, "wss://api.openai.com/v1/responses", &websocket.DialOptions{
+				HTTPClient:      &http.Client{Transport: tr},
+				HTTPHeader:      http.Header{"Authorization": {"Bearer test-key"}},
+				CompressionMode: mode,
+			})
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			defer c.CloseNow()
+			if got := strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate"); got != tc.wantDeflate {
+				t.Errorf("deflate negotiated: got %v, want %v", got, tc.wantDeflate)
+			}
+			// An unknown message gets an error event and the connection goes on.
+			if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"nope"}`)); err != nil {
+				t.Fatal(err)
+			}
+			_, m, err := c.Read(ctx)
+			if err != nil || get(decode(t, string(m)), "type") != "error" {
+				t.Fatalf("unknown message: got %q, %v; want an error event", m, err)
+			}
+			if err := c.Write(ctx, websocket.MessageText, []byte(create)); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for len(got) < len(want) {
+				typ, m, err := c.Read(ctx)
+				if err != nil {
+					t.Fatalf("read event %d: %v", len(got), err)
+				}
+				if typ != websocket.MessageText {
+					t.Fatalf("event %d: got message type %v, want text", len(got), typ)
+				}
+				got = append(got, string(m))
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("events differ from the SSE stream's:\ngot  %q\nwant %q", got, want)
+			}
+			// Binary messages are refused with 1003.
+			if err := c.Write(ctx, websocket.MessageBinary, []byte{1}); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusUnsupportedData {
+				t.Errorf("after a binary message: got %v, want close 1003", err)
+			}
+
+			reqs := s.Requests()
+			var methods []string
+			for _, r := range reqs {
+				methods = append(methods, r.Method)
+			}
+			if want := "GET WS WS"; strings.Join(methods, " ") != want {
+				t.Fatalf("recorded: got %q, want %q", strings.Join(methods, " "), want)
+			}
+			if r := reqs[2]; string(r.Body) != create || r.Path != "/v1/responses" || r.Proto != "HTTP/1.1" ||
+				r.Header.Get("Authorization") != "Bearer test-key" || r.Header.Get("Sec-WebSocket-Key") == "" {
+				t.Errorf("recorded message: got %s %s %s %q, auth %q; want the message and the handshake's headers",
+					r.Method, r.Proto, r.Path, r.Body, r.Header.Get("Authorization"))
+			}
+
+			mu.Lock()
+			frames := parseFrames(t, raw.Bytes())
+			mu.Unlock()
+			checkFrames(t, frames, len(want)+1, tc.opts.FragmentFrames, tc.wantDeflate)
+		})
+	}
+}
+
+// checkFrames checks the data frames of msgs messages: fragmented into frames of at
+// most 7 bytes, or one frame each, compressed when deflate was negotiated.
+func checkFrames(t *testing.T, frames []wsFrame, msgs int, fragmented, deflate bool) {
+	t.Helper()
+	n, multi := 0, 0
+	for i := 0; i < len(frames); i++ {
+		f := frames[i]
+		if f.opcode != 1 { // text; control frames (the close) are skipped
+			continue
+		}
+		n++
+		parts := 1
+		for !f.fin && i+1 < len(frames) {
+			i++
+			f = frames[i]
+			parts++
+			if f.opcode != 0 || (fragmented && f.n > 7) {
+				t.Fatalf("message %d: bad continuation frame %+v", n, f)
+			}
+		}
+		if parts > 1 {
+			multi++
+		}
+		if !fragmented && parts != 1 {
+			t.Errorf("message %d: got %d frames, want 1", n, parts)
+		}
+		if first := frames[i-parts+1]; first.rsv1 != (deflate && !fragmented) {
+			t.Errorf("message %d: compressed %v, want %v", n, first.rsv1, deflate && !fragmented)
+		}
+	}
+	if n != msgs {
+		t.Errorf("got %d text messages, want %d", n, msgs)
+	}
+	if fragmented && multi != n {
+		t.Errorf("fragmented: %d of %d messages have several frames, want all", multi, n)
 	}
 }

@@ -243,12 +243,18 @@ func responseObject(model, status string, output []any) obj {
 
 func (s *Server) responsesStream(w http.ResponseWriter, model, echo string) {
 	st := s.startStream(w, "text/event-stream; charset=utf-8")
-	n := s.opts.chunk()
+	responsesEvents(model, echo, s.opts.chunk(), func(typ string, ev obj) { st.event(typ, ev) })
+}
+
+// responsesEvents produces the Responses stream events that echo echo, in order, with
+// text and arguments cut into n-byte deltas: the SSE stream writes each as an event,
+// the WebSocket endpoint as a message.
+func responsesEvents(model, echo string, n int, emit func(typ string, ev obj)) {
 	seq := 0
 	ev := func(typ string, fields ...kv) {
 		o := append(obj{{"type", typ}, {"sequence_number", seq}}, fields...)
 		seq++
-		st.event(typ, o)
+		emit(typ, o)
 	}
 	args := argsJSON(echo)
 

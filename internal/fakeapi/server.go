@@ -62,6 +62,14 @@ type Options struct {
 	CutWrites bool
 	// WholeWrites writes (and flushes) each SSE event in one piece.
 	WholeWrites bool
+	// FragmentFrames sends each WebSocket message as several frames of 1..7
+	// bytes, so tokens are cut across frames. Fragmented messages are never
+	// compressed (the library compresses a message only when its first write
+	// reaches the compression threshold).
+	FragmentFrames bool
+	// NoCompression makes the WebSocket endpoint refuse permessage-deflate
+	// even when the client offers it. By default it is honoured when offered.
+	NoCompression bool
 }
 
 func (o Options) chunk() int {
@@ -191,6 +199,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 		if checkMethod(w, r, http.MethodPost) {
 			s.chat(w, body)
 		}
+	case p == "/v1/responses" && r.Method == http.MethodGet && isWebSocket(r):
+		s.responsesWS(w, r)
 	case p == "/v1/responses":
 		if checkMethod(w, r, http.MethodPost) {
 			s.responses(w, body)

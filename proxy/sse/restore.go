@@ -267,6 +267,9 @@ func (r *reader) emit(st *stream) {
 	r.out = append(r.out, st.ev[:st.hole]...)
 	r.out = walk.AppendEscaped(r.out, st.tail)
 	r.out = append(r.out, st.ev[st.hole:]...)
+	if r.ends != nil {
+		r.ends = append(r.ends, len(r.out))
+	}
 }
 
 // flushAll emits every pending text, oldest key first.

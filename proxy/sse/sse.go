@@ -71,8 +71,9 @@ type line struct {
 type event struct {
 	raw   []byte
 	lines []line
-	ndata int // number of data lines
-	first int // index in lines of the first data line
+	ndata int  // number of data lines
+	first int  // index in lines of the first data line
+	whole bool // raw is the data itself, a whole message (see Messages): no field lines
 }
 
 type reader struct {
@@ -98,6 +99,9 @@ type reader struct {
 	out    []byte
 	outPos int
 	err    error // returned once out is drained
+	// ends, when not nil, collects the end in out of every emitted synthetic event, so
+	// that Messages can cut out into messages.
+	ends []int
 
 	state
 }
@@ -317,6 +321,12 @@ func (r *reader) dispatch(raw []byte) {
 // data with fewer drops ev's surplus data lines.
 func appendEvent(dst []byte, ev *event, data []byte, hole int) ([]byte, int) {
 	at := -1
+	if ev.whole {
+		if hole >= 0 {
+			at = len(dst) + hole
+		}
+		return append(dst, data...), at
+	}
 	if ev.ndata == 1 && bytes.IndexByte(data, '\n') < 0 {
 		l := ev.lines[ev.first]
 		dst = append(dst, ev.raw[:l.vs]...)
