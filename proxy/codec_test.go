@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -36,5 +37,29 @@ func TestSplitCodings(t *testing.T) {
 	}
 	if _, err := decodeBody([]byte("x"), "gzip,gzip,gzip,gzip", 100); !errors.Is(err, ErrTooManyCodings) {
 		t.Fatalf("got %v, want ErrTooManyCodings", err)
+	}
+}
+
+func TestReadSized(t *testing.T) {
+	body := strings.Repeat("x", 1000)
+	for _, tc := range []struct {
+		name        string
+		size, limit int64
+		wantErr     error
+	}{
+		{"announced", 1000, 2000, nil},
+		{"unknown", -1, 2000, nil},
+		{"announced too small", 10, 2000, nil},
+		{"announced too large", 5000, 2000, nil},
+		{"at the limit", 1000, 1000, nil},
+		{"over the limit", 1000, 999, ErrBodyTooLarge},
+		{"over the limit, unannounced", -1, 999, ErrBodyTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := readSized(strings.NewReader(body), tc.size, tc.limit)
+			if err != tc.wantErr || (err == nil && string(got) != body) {
+				t.Errorf("got %d bytes, %v; want %v", len(got), err, tc.wantErr)
+			}
+		})
 	}
 }

@@ -175,7 +175,7 @@ func (p *Proxy) redact(req *http.Request, st *reqState) *http.Response {
 	if req.Body == nil || req.Body == http.NoBody {
 		return nil
 	}
-	raw, err := readLimited(req.Body, p.maxBody)
+	raw, err := readSized(req.Body, req.ContentLength, p.maxBody)
 	_ = req.Body.Close()
 	if errors.Is(err, ErrBodyTooLarge) {
 		return p.refuse(req, st, http.StatusRequestEntityTooLarge, errClassTooLarge, tooLargeMessage(p.maxBody))
