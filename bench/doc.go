@@ -12,6 +12,10 @@
 // password and a PEM private key. Everything else is meant to pass the detector
 // untouched.
 //
+// PathRig and Compare (path.go, compare.go) measure the request path three ways, direct,
+// through a plain tunnel and through cloakroom, side by side; cmd/pathbench prints
+// their comparison and the proxy's peak memory with large bodies as markdown.
+//
 // See README.md for what each benchmark measures, how to run them and measured
 // figures.
 package bench

@@ -202,7 +202,7 @@ func (c serveConfig) validate() error {
 	if c.Admin == "" {
 		errs = append(errs, errors.New("admin: an address is required"))
 	}
-	if c.Listen != "" && c.Listen == c.Admin {
+	if c.Listen != "" && c.Listen == c.Admin && !strings.HasSuffix(c.Listen, ":0") { // two ":0" are two ports
 		errs = append(errs, errors.New("listen and admin must differ"))
 	}
 	if c.DataDir == "" {
