@@ -28,6 +28,7 @@ type metrics struct {
 	tokenized    *prometheus.CounterVec
 	restores     *prometheus.CounterVec
 	vaultErrors  prometheus.Counter
+	scanCache    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -62,6 +63,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Vault operations that failed (requests carrying new secrets are refused).",
 		}),
 	}
-	reg.MustRegister(m.requests, m.scanDuration, m.scannedBytes, m.detections, m.tokenized, m.restores, m.vaultErrors)
+	m.scanCache = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cloakroom_scan_cache_lookups_total",
+		Help: "Scan-cache lookups for long request strings: hit (not scanned again), known_rescan (only the known values were scanned again: new ones were learned since), miss (scanned).",
+	}, []string{"result"})
+	reg.MustRegister(m.scanCache, m.requests, m.scanDuration, m.scannedBytes, m.detections, m.tokenized, m.restores, m.vaultErrors)
 	return m
 }

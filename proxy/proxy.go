@@ -60,6 +60,10 @@ type Config struct {
 	// RequireAuth refuses requests without valid agent credentials (407 on the
 	// proxy, 401 on gateway routes). It needs Agents.
 	RequireAuth bool
+	// ScanCacheEntries sizes the cache of scan results for long strings, which makes a
+	// resent conversation cost only its new content. Zero means
+	// DefaultScanCacheEntries; negative turns the cache off.
+	ScanCacheEntries int
 	// Gateway maps base-URL routes on the proxy listener to upstream https origins.
 	// Nil means DefaultGateway; an empty map turns gateway mode off.
 	Gateway map[string]string
@@ -126,6 +130,7 @@ type Proxy struct {
 	log         *slog.Logger
 	metrics     *metrics
 	auth        *authenticator
+	scans       *scanCache // nil: off
 	gw          map[string]gatewayRoute
 	mitm        *mitm
 	inflight    sync.WaitGroup // intercepted requests not yet finished
@@ -181,6 +186,12 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 	p.wsTransport.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	p.wsTransport.TLSClientConfig.NextProtos = []string{"http/1.1"}
 	p.gp = p.newGoproxy()
+	switch n := cfg.ScanCacheEntries; {
+	case n == 0:
+		p.scans = newScanCache(DefaultScanCacheEntries)
+	case n > 0:
+		p.scans = newScanCache(n)
+	}
 	p.mitm = p.newMITM()
 	return p, nil
 }

@@ -170,13 +170,14 @@ func isUpgrade(h http.Header) bool {
 // redact replaces the request body's secrets with tokens. It returns a refusal when
 // the body cannot be decoded, parsed, scanned or its secrets stored.
 func (p *Proxy) redact(req *http.Request, st *reqState) *http.Response {
-	scanStart := time.Now()
-	defer func() { st.rec.ScanMS = ms(time.Since(scanStart)) }()
 	if req.Body == nil || req.Body == http.NoBody {
 		return nil
 	}
 	raw, err := readSized(req.Body, req.ContentLength, p.maxBody)
 	_ = req.Body.Close()
+	// Scan time starts once the body is in: reading it is the agent's network.
+	scanStart := time.Now()
+	defer func() { st.rec.ScanMS = ms(time.Since(scanStart)) }()
 	if errors.Is(err, ErrBodyTooLarge) {
 		return p.refuse(req, st, http.StatusRequestEntityTooLarge, errClassTooLarge, tooLargeMessage(p.maxBody))
 	}
@@ -282,23 +283,6 @@ func declaredJSON(contentType string) bool {
 func looksJSON(b []byte) bool {
 	b = bytes.TrimLeft(b, " \t\r\n")
 	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
-}
-
-// findings returns the secrets in one decoded string: pattern matches and known
-// values, non-overlapping, minus anything that is already a token.
-func (p *Proxy) findings(key string, s []byte) []detect.Finding {
-	var fs []detect.Finding
-	if key != "" {
-		fs = p.detector.ScanField(key, s)
-	} else {
-		fs = p.detector.Scan(s)
-	}
-	if p.known.Len() > 0 {
-		fs = mergeFindings(fs, p.known.Scan(s))
-	}
-	return slices.DeleteFunc(fs, func(f detect.Finding) bool {
-		return tokenize.Contains(s[f.Start:f.End]) || f.End <= f.Start
-	})
 }
 
 // mergeFindings merges two sorted, non-overlapping lists into one, keeping the

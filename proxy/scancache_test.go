@@ -1,0 +1,59 @@
+package proxy_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/cloakroom/cloakroom/proxy"
+)
+
+// A resent conversation is not scanned again, yet a value learned after a string was
+// cached is still replaced in it, and the cache never changes what is forwarded.
+func TestScanCache(t *testing.T) {
+	for _, entries := range []int{0, -1} { // cache on, cache off: same upstream bytes
+		h := newHarness(t, harnessOpts{cfg: proxy.Config{ScanCacheEntries: entries}})
+		s := newSecrets(t)
+		h.plant(s.all()...)
+		filler := strings.Repeat("The build log says: compiling package cloakroom/proxy ... ok. ", 8)
+		// Turn 1: the AWS secret sits in prose (no pattern matches there) in a long string.
+		prose := filler + "I pasted " + s.AWSSecret + " above by mistake. " + filler
+		body1 := anthropicBody(prose)
+		if resp, got := post(t, h.client("alice"), anthropicURL, nil, body1); resp.StatusCode != 200 {
+			t.Fatalf("turn 1: %d %s", resp.StatusCode, got)
+		}
+		if !bytes.Contains(h.up.Last().Body, []byte(s.AWSSecret)) {
+			t.Fatal("turn 1: the bare value was caught without context; the test needs a value only known values catch")
+		}
+		h.up.Reset()
+		// Turn 2: the same value with its key name: now a known value.
+		if resp, _ := post(t, h.client("alice"), anthropicURL, nil, anthropicBody("AWS_SECRET_ACCESS_KEY="+s.AWSSecret)); resp.StatusCode != 200 {
+			t.Fatal("turn 2 failed")
+		}
+		// Turn 3: turn 1 resent: its cached string must be rescanned for known values.
+		if resp, _ := post(t, h.client("alice"), anthropicURL, nil, body1); resp.StatusCode != 200 {
+			t.Fatal("turn 3 failed")
+		}
+		h.drain()
+		if bytes.Contains(h.up.Last().Body, []byte(s.AWSSecret)) {
+			t.Errorf("cache=%d: a value learned after the string was cached reached the upstream", entries)
+		}
+		want := h.up.Last().Body
+		// Turn 4: the same again: a full cache hit, byte-identical output.
+		if resp, _ := post(t, h.client("alice"), anthropicURL, nil, body1); resp.StatusCode != 200 {
+			t.Fatal("turn 4 failed")
+		}
+		h.drain()
+		if !bytes.Equal(h.up.Last().Body, want) {
+			t.Errorf("cache=%d: a resent body was forwarded differently", entries)
+		}
+		hits := metricValue(t, h, "cloakroom_scan_cache_lookups_total", map[string]string{"result": "hit"})
+		rescans := metricValue(t, h, "cloakroom_scan_cache_lookups_total", map[string]string{"result": "known_rescan"})
+		if entries == 0 && (hits < 1 || rescans < 1) {
+			t.Errorf("cache on: got %v hits and %v known rescans, want both", hits, rescans)
+		}
+		if entries < 0 && hits+rescans != 0 {
+			t.Errorf("cache off: got %v hits", hits+rescans)
+		}
+	}
+}
