@@ -65,7 +65,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	m.scanCache = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cloakroom_scan_cache_lookups_total",
-		Help: "Scan-cache lookups for long request strings: hit (not scanned again), known_rescan (only the known values were scanned again: new ones were learned since), miss (scanned).",
+		Help: "Scan-cache lookups for long request strings: clean (a JSON literal seen before to hold nothing: not even decoded), hit (findings reused), known_rescan (only the known values were scanned again: new ones were learned since), miss (scanned).",
 	}, []string{"result"})
 	reg.MustRegister(m.scanCache, m.requests, m.scanDuration, m.scannedBytes, m.detections, m.tokenized, m.restores, m.vaultErrors)
 	return m

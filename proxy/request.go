@@ -250,16 +250,14 @@ func (p *Proxy) redactBody(ctx context.Context, body []byte, contentType string,
 		return body, nil
 	}
 	if declaredJSON(contentType) || looksJSON(body) {
-		out, err := walk.Redact(body, func(f walk.Field, s []byte) ([]walk.Replacement, error) {
-			if reps, ok, err := p.redactEncoded(ctx, st, f, s); ok {
-				return reps, err
+		out, err := walk.RedactSkip(body, func(f walk.Field, raw, s []byte) ([]walk.Replacement, error) {
+			known := p.known.Len() // before the scan: values learned during it count as new
+			reps, err := p.redactString(ctx, st, f, s)
+			if err == nil && len(reps) == 0 {
+				p.markClean(f, raw, known)
 			}
-			path := f.Path
-			if f.Name {
-				path += " (member name)"
-			}
-			return p.tokenizeFindings(ctx, st, path, s, p.findings(f.Key, s))
-		})
+			return reps, err
+		}, p.skipClean)
 		if err == nil || declaredJSON(contentType) {
 			return out, err
 		}
@@ -270,6 +268,18 @@ func (p *Proxy) redactBody(ctx context.Context, body []byte, contentType string,
 		return nil, err
 	}
 	return splice(body, reps), nil
+}
+
+// redactString returns the replacements for one decoded JSON string.
+func (p *Proxy) redactString(ctx context.Context, st *reqState, f walk.Field, s []byte) ([]walk.Replacement, error) {
+	if reps, ok, err := p.redactEncoded(ctx, st, f, s); ok {
+		return reps, err
+	}
+	path := f.Path
+	if f.Name {
+		path += " (member name)"
+	}
+	return p.tokenizeFindings(ctx, st, path, s, p.findings(f.Key, s))
 }
 
 func declaredJSON(contentType string) bool {

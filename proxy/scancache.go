@@ -7,6 +7,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/cloakroom/cloakroom/detect"
+	"github.com/cloakroom/cloakroom/proxy/walk"
 	"github.com/cloakroom/cloakroom/tokenize"
 )
 
@@ -26,12 +27,19 @@ const (
 
 type scanKey struct{ h1, h2 uint64 }
 
+// Key domains: a decoded string's findings, or a raw JSON literal known to be clean.
+const (
+	domainDecoded = 'd'
+	domainClean   = 'c'
+)
+
 // scanEntry is what one string's scan found. Its slices are never modified once
 // the entry is in the cache.
 type scanEntry struct {
 	patterns []detect.Finding // the detector's findings
 	known    int              // size of the known-value set when merged was made
 	merged   []detect.Finding // patterns merged with known values, tokens removed
+	clean    bool             // a raw literal that held nothing to replace
 }
 
 type scanCache struct {
@@ -47,16 +55,51 @@ func newScanCache(entries int) *scanCache {
 	return &scanCache{lru: c, seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed()}
 }
 
-func (c *scanCache) key(name string, s []byte) scanKey {
+// key hashes everything a string's treatment depends on: the domain, the member
+// name (rules read it), the media type (base64 text payloads are decoded), whether it
+// is a member name, and the bytes.
+func (c *scanCache) key(domain byte, name, mediaType string, isName bool, s []byte) scanKey {
 	var h1, h2 maphash.Hash
 	h1.SetSeed(c.seed1)
 	h2.SetSeed(c.seed2)
+	flag := byte(0)
+	if isName {
+		flag = 1
+	}
 	for _, h := range []*maphash.Hash{&h1, &h2} {
+		_ = h.WriteByte(domain)
+		_ = h.WriteByte(flag)
 		_, _ = h.WriteString(name)
+		_ = h.WriteByte(0)
+		_, _ = h.WriteString(mediaType)
 		_ = h.WriteByte(0)
 		_, _ = h.Write(s)
 	}
 	return scanKey{h1.Sum64(), h2.Sum64()}
+}
+
+// skipClean tells the JSON walk to skip a long literal that was scanned before and
+// held nothing to replace, unless values have been learned since. A resent
+// conversation is then neither decoded nor scanned again.
+func (p *Proxy) skipClean(f walk.Field, raw []byte) bool {
+	if p.scans == nil || len(raw) < minCachedLen {
+		return false
+	}
+	e, ok := p.scans.lru.Get(p.scans.key(domainClean, f.Key, f.MediaType, f.Name, raw))
+	if ok && e.clean && e.known == p.known.Len() {
+		p.metrics.scanCache.WithLabelValues("clean").Inc()
+		return true
+	}
+	return false
+}
+
+// markClean remembers that raw, scanned with known values in the known-value set,
+// held nothing to replace.
+func (p *Proxy) markClean(f walk.Field, raw []byte, known int) {
+	if p.scans == nil || len(raw) < minCachedLen {
+		return
+	}
+	p.scans.lru.Add(p.scans.key(domainClean, f.Key, f.MediaType, f.Name, raw), &scanEntry{known: known, clean: true})
 }
 
 // findings returns the secrets in one decoded string: pattern matches and known
@@ -66,7 +109,7 @@ func (p *Proxy) findings(key string, s []byte) []detect.Finding {
 	if p.scans == nil || len(s) < minCachedLen {
 		return p.merge(s, p.scanPatterns(key, s))
 	}
-	k := p.scans.key(key, s)
+	k := p.scans.key(domainDecoded, key, "", false, s)
 	known := p.known.Len()
 	e, ok := p.scans.lru.Get(k)
 	switch {

@@ -47,6 +47,19 @@ func TestScanCache(t *testing.T) {
 		if !bytes.Equal(h.up.Last().Body, want) {
 			t.Errorf("cache=%d: a resent body was forwarded differently", entries)
 		}
+		// A long string with nothing in it, twice: the second time it is not even decoded.
+		for range 2 {
+			if resp, _ := post(t, h.client("alice"), anthropicURL, nil, anthropicBody(filler+"\n\t"+filler)); resp.StatusCode != 200 {
+				t.Fatal("clean turn failed")
+			}
+		}
+		clean := metricValue(t, h, "cloakroom_scan_cache_lookups_total", map[string]string{"result": "clean"})
+		if entries == 0 && clean < 1 {
+			t.Errorf("cache on: a resent clean string was scanned again")
+		}
+		if entries < 0 && clean != 0 {
+			t.Errorf("cache off: got %v clean skips", clean)
+		}
 		hits := metricValue(t, h, "cloakroom_scan_cache_lookups_total", map[string]string{"result": "hit"})
 		rescans := metricValue(t, h, "cloakroom_scan_cache_lookups_total", map[string]string{"result": "known_rescan"})
 		if entries == 0 && (hits < 1 || rescans < 1) {

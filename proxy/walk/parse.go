@@ -59,6 +59,7 @@ type walker struct {
 	reps  []Replacement // redact output
 	out   []byte        // restore output of a nested walker
 	child *walker
+	skip  SkipFunc // redact: strings to leave undecoded and unvisited
 }
 
 // reset prepares w to walk b.

@@ -80,6 +80,24 @@ type RedactFunc func(f Field, s []byte) ([]Replacement, error)
 // or keep it after returning.
 type RestoreFunc func(f Field, s []byte) []byte
 
+// SkipFunc is asked about each string before it is decoded; raw is its literal as it
+// appears in the document walked (escapes included, quotes not: the body itself, or
+// for a string inside nested JSON text, that text), valid only during the call.
+// Returning true skips the string: it is not decoded, not passed to fn, and JSON text
+// it holds is not walked. Callers use it to skip literals they have already seen to
+// hold nothing (a resent conversation).
+type SkipFunc func(f Field, raw []byte) bool
+
+// RedactRawFunc is a RedactFunc that also gets the string's raw literal, as SkipFunc
+// does.
+type RedactRawFunc func(f Field, raw, s []byte) ([]Replacement, error)
+
+// RedactSkip is Redact with skip consulted first for every string, and raw literals
+// passed to fn.
+func RedactSkip(body []byte, fn RedactRawFunc, skip SkipFunc) ([]byte, error) {
+	return redact(body, fn, skip)
+}
+
 // Redact calls fn for every string value and member name of body that no skip rule
 // protects, and returns body with the replacements spliced into the raw bytes.
 // Decoded offsets map back to raw offsets inside each literal, an escape sequence
@@ -89,9 +107,14 @@ type RestoreFunc func(f Field, s []byte) []byte
 // body that is not JSON gives an error wrapping ErrInvalidJSON, one nested too deeply
 // ErrTooDeep; an error from fn is returned wrapped, with the offset of the string.
 func Redact(body []byte, fn RedactFunc) ([]byte, error) {
+	return redact(body, func(f Field, _, s []byte) ([]Replacement, error) { return fn(f, s) }, nil)
+}
+
+func redact(body []byte, fn RedactRawFunc, skip SkipFunc) ([]byte, error) {
 	w := getWalker()
 	defer putWalker(w)
 	w.reset(body, nil, 0, false)
+	w.skip = skip
 	if err := w.parse(); err != nil {
 		return nil, err
 	}
@@ -257,22 +280,27 @@ func looksJSON(s []byte) bool {
 
 // redact calls fn for the recorded strings and returns the raw replacements, sorted,
 // in w.b coordinates. The result is reused by the next call.
-func (w *walker) redact(fn RedactFunc) ([]Replacement, error) {
+func (w *walker) redact(fn RedactRawFunc) ([]Replacement, error) {
 	w.reps, w.renames = w.reps[:0], w.renames[:0]
 	for k := range w.recs {
 		r := &w.recs[k]
 		if r.drop {
 			continue
 		}
-		s := w.b[r.start:r.end]
+		raw := w.b[r.start:r.end]
+		if w.skip != nil && w.skip(w.field(k), raw) {
+			continue
+		}
+		s := raw
 		if r.esc {
 			s = w.decoded(r)
 		}
 		var reps []Replacement
 		var err error
 		if c := w.nested(k, s, false); c != nil {
+			c.skip = w.skip
 			reps, err = c.redact(fn)
-		} else if reps, err = fn(w.field(k), s); err == nil && len(reps) > 0 {
+		} else if reps, err = fn(w.field(k), raw, s); err == nil && len(reps) > 0 {
 			if err = checkReplacements(reps, s); err == nil && r.name {
 				w.renamed(k, s, reps)
 			}

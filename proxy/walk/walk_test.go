@@ -911,3 +911,49 @@ func modelOf(t *testing.T, b []byte) string {
 	}
 	return v.Model
 }
+
+// RedactSkip: a skipped string is neither decoded nor visited (nor the JSON inside
+// it), the others are as with Redact, and raw is the literal with its escapes.
+func TestRedactSkip(t *testing.T) {
+	body := []byte(`{"a":"x\ny","b":"{\"c\":\"secret\"}","d":"secret"}`)
+	var raws, visited []string
+	skip := func(f Field, raw []byte) bool {
+		raws = append(raws, string(raw))
+		return f.Key == "b" || f.Key == "d"
+	}
+	out, err := RedactSkip(body, func(f Field, raw, s []byte) ([]Replacement, error) {
+		visited = append(visited, f.Path+"="+string(s)+"|"+string(raw))
+		if string(s) == "secret" {
+			return []Replacement{{Start: 0, End: len(s), With: "T"}}, nil
+		}
+		return nil, nil
+	}, skip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != string(body) {
+		t.Errorf("skipped strings were changed: %s", out)
+	}
+	wantRaws := []string{"a", `x\ny`, "b", `{\"c\":\"secret\"}`, "d", "secret"}
+	if !slices.Equal(raws, wantRaws) {
+		t.Errorf("raws: got %q, want %q", raws, wantRaws)
+	}
+	wantVisited := []string{"=a|a", "a=x\ny|x\\ny", "=b|b", "=d|d"}
+	if !slices.Equal(visited, wantVisited) {
+		t.Errorf("visited: got %q, want %q", visited, wantVisited)
+	}
+	// Not skipping b: its nested JSON is walked and the skip func asked about "c".
+	raws, visited = nil, nil
+	out, err = RedactSkip(body, func(f Field, raw, s []byte) ([]Replacement, error) {
+		if string(s) == "secret" {
+			return []Replacement{{Start: 0, End: len(s), With: "T"}}, nil
+		}
+		return nil, nil
+	}, func(f Field, raw []byte) bool { raws = append(raws, f.Path+"|"+string(raw)); return false })
+	if err != nil || string(out) != `{"a":"x\ny","b":"{\"c\":\"T\"}","d":"T"}` {
+		t.Errorf("got %s, %v", out, err)
+	}
+	if !slices.Contains(raws, `b#.c|secret`) {
+		t.Errorf("nested strings not offered to skip: %q", raws)
+	}
+}
