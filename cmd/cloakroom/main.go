@@ -2,6 +2,7 @@
 //
 //	cloakroom serve [flags]     run the proxy (zero config: loopback, embedded store)
 //	cloakroom env [flags]       print the environment an agent needs
+//	cloakroom scan [flags] [PATH...|-]  scan files or stdin for secrets
 //	cloakroom version           print the version
 package main
 
@@ -45,6 +46,8 @@ commands:
   env       print the environment lines an agent needs to use the proxy
   agent add NAME
             make credentials for an agent (a token, and the hash to configure)
+  scan [--format text|json|sarif] [--config FILE] [--show-secrets] [PATH...|-]
+            scan files, directories or stdin for secrets (exit 1 on findings)
   version   print the version
 
 Run 'cloakroom <command> -h' for the flags of a command.
@@ -69,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = envCmd(args[1:], stdout)
 	case "agent":
 		err = agentCmd(args[1:], stdout)
+	case "scan":
+		return scanCmd(args[1:], os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "cloakroom", version)
 	case "-h", "--help", "help":
