@@ -3,6 +3,7 @@ module github.com/cloakroom/cloakroom
 go 1.26.8
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/andybalholm/brotli v1.2.8
 	github.com/coder/websocket v1.8.15
 	github.com/elazarl/goproxy v1.9.2

@@ -98,6 +98,11 @@ type Config struct {
 	Rules []Rule
 	// Disabled lists rule IDs to leave out. An unknown ID is an error.
 	Disabled []string
+	// PII adds PIIRules() (e-mail, phone, card, IBAN, national id) to Rules.
+	PII bool
+	// Allowlist says what is never reported, and which JSON paths callers skip (see
+	// SkipPath). The zero value allows nothing.
+	Allowlist Allowlist
 }
 
 // Detector finds secrets in bytes. It is immutable after New and safe for concurrent
@@ -107,6 +112,7 @@ type Detector struct {
 	pf      *prefilter
 	targets [][]target // per prefilter keyword: the rules it triggers
 	fields  []int      // rules with a Field body
+	allow   *allowlist // nil: nothing allowlisted
 }
 
 type compiled struct {
@@ -127,6 +133,9 @@ func New(cfg Config) (*Detector, error) {
 	rules := cfg.Rules
 	if rules == nil {
 		rules = DefaultRules()
+	}
+	if cfg.PII {
+		rules = append(rules[:len(rules):len(rules)], PIIRules()...)
 	}
 	disabled := make(map[string]bool, len(cfg.Disabled))
 	for _, id := range cfg.Disabled {
@@ -175,6 +184,11 @@ func New(cfg Config) (*Detector, error) {
 			errs = append(errs, fmt.Errorf("disabled rule %q: no such rule", id))
 		}
 	}
+	allow, err := compileAllowlist(cfg.Allowlist, "allowlist", func(id string) bool { return seen[id] })
+	if err != nil {
+		errs = append(errs, err)
+	}
+	d.allow = allow
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -281,7 +295,7 @@ type candidate struct {
 // Scan returns the secrets in input, sorted by Start and non-overlapping. It allocates
 // nothing when input holds no keyword of any rule.
 func (d *Detector) Scan(input []byte) []Finding {
-	return d.resolve(d.scan(input, nil))
+	return d.allowed(input, d.resolve(d.scan(input, nil)))
 }
 
 // ScanField scans value, the decoded string of a JSON object member named key: the
@@ -295,7 +309,15 @@ func (d *Detector) ScanField(key string, value []byte) []Finding {
 			cands = append(cands, candidate{rule: i, start: s, end: e})
 		}
 	}
-	return d.resolve(cands)
+	return d.allowed(value, d.resolve(cands))
+}
+
+// allowed drops the findings the allowlist allows.
+func (d *Detector) allowed(input []byte, fs []Finding) []Finding {
+	if d.allow == nil || len(fs) == 0 {
+		return fs
+	}
+	return d.allow.filter(input, fs)
 }
 
 // scan runs the prefilter over input and the rules at each hit, appending to cands.

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cloakroom/cloakroom/detect"
 	"github.com/cloakroom/cloakroom/proxy"
 )
 
@@ -49,6 +50,7 @@ type fileConfig struct {
 	Agents      []fileAgent       `yaml:"agents"`
 	RequireAuth *bool             `yaml:"require_auth"`
 	Gateway     map[string]string `yaml:"gateway"`
+	Detect      detect.FileConfig `yaml:"detect"`
 }
 
 // fileAgent is one entry of agents: in the config file.
@@ -75,6 +77,7 @@ type serveConfig struct {
 	Agents       []proxy.Agent
 	RequireAuth  bool
 	Gateway      map[string]string
+	Detect       detect.FileConfig // gitleaks_config resolved against the config file's directory
 }
 
 // stringList is a repeatable or comma-separated flag.
@@ -180,6 +183,7 @@ func parseServe(args []string) (serveConfig, error) {
 			c.Gateway[name] = origin
 		}
 	}
+	c.Detect = resolveDetectPaths(*cfgPath, fc.Detect)
 	c.UpstreamCA = append(append([]string{}, fc.UpstreamCA...), upstreamCA...)
 	if fc.Hosts.Intercept != nil {
 		c.Intercept = append([]string{}, fc.Hosts.Intercept...)

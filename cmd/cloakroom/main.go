@@ -166,11 +166,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	det, err := detect.New(detect.Config{})
+	det, detectWarnings, err := loadDetector(cfg.Detect)
 	if err != nil {
-		return fmt.Errorf("detection rules: %w", err)
+		return err
 	}
 	log := newLogger(cfg, stderr, det)
+	for _, w := range detectWarnings {
+		log.Warn("detection rules", "warning", w)
+	}
 
 	dir, err := openDataDir(cfg.DataDir)
 	if err != nil {
