@@ -67,6 +67,7 @@ type harness struct {
 
 type harnessOpts struct {
 	cfg   proxy.Config
+	det   detect.Config // detector configuration (zero: the built-in catalog)
 	store tokenize.Store
 	up    fakeapi.Options
 }
@@ -87,7 +88,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	h.caPool = x509.NewCertPool()
 	h.caPool.AppendCertsFromPEM(certPEM)
-	det, err := detect.New(detect.Config{})
+	det, err := detect.New(o.det)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -257,7 +257,7 @@ func (p *Proxy) redactBody(ctx context.Context, body []byte, contentType string,
 				p.markClean(f, raw, known)
 			}
 			return reps, err
-		}, p.skipClean)
+		}, p.skipString)
 		if err == nil || declaredJSON(contentType) {
 			return out, err
 		}

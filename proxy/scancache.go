@@ -78,10 +78,14 @@ func (c *scanCache) key(domain byte, name, mediaType string, isName bool, s []by
 	return scanKey{h1.Sum64(), h2.Sum64()}
 }
 
-// skipClean tells the JSON walk to skip a long literal that was scanned before and
-// held nothing to replace, unless values have been learned since. A resent
-// conversation is then neither decoded nor scanned again.
-func (p *Proxy) skipClean(f walk.Field, raw []byte) bool {
+// skipString tells the JSON walk which strings to leave alone: those under a JSON
+// path the detector's allowlist names, and long literals scanned before that held
+// nothing to replace (unless values have been learned since: a resent conversation
+// is then neither decoded nor scanned again).
+func (p *Proxy) skipString(f walk.Field, raw []byte) bool {
+	if p.detector.SkipPath(f.Path) {
+		return true
+	}
 	if p.scans == nil || len(raw) < minCachedLen {
 		return false
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloakroom/cloakroom/detect"
 	"github.com/cloakroom/cloakroom/proxy"
 )
 
@@ -68,5 +69,22 @@ func TestScanCache(t *testing.T) {
 		if entries < 0 && hits+rescans != 0 {
 			t.Errorf("cache off: got %v hits", hits+rescans)
 		}
+	}
+}
+
+// JSON paths the detector's allowlist names are forwarded untouched: never decoded,
+// never scanned. Everything else still is.
+func TestAllowlistedPathsSkipped(t *testing.T) {
+	h := newHarness(t, harnessOpts{det: detect.Config{Allowlist: detect.Allowlist{Paths: []string{"metadata.*"}}}})
+	s := newSecrets(t)
+	h.plant(s.AWSSecret)
+	secret := "GITHUB_TOKEN=" + s.GitHub
+	body := []byte(`{"model":"claude-sonnet-4-5","max_tokens":10,"metadata":{"user_id":` + q(secret) + `},"messages":[{"role":"user","content":` + q("AWS_SECRET_ACCESS_KEY="+s.AWSSecret) + `}]}`)
+	if resp, got := post(t, h.client(""), anthropicURL, nil, body); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, got)
+	}
+	fwd := h.up.Last().Body
+	if !bytes.Contains(fwd, []byte(q(secret))) {
+		t.Error("an allowlisted path was changed")
 	}
 }

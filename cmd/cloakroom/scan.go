@@ -106,15 +106,14 @@ func parseScan(args []string, stderr io.Writer) (scanOptions, error) {
 }
 
 // scanDetector builds the detector cloakroom scan uses: the built-in catalog, or the
-// one the detect: section of the config file describes.
-//
-// TODO(lead): wire the config loader from detectconfig.go here; until it lands a
-// config file is refused rather than silently ignored.
-func scanDetector(configPath string) (*detect.Detector, error) {
-	if configPath != "" {
-		return nil, errors.New("scan: --config is not yet supported")
+// one the detect: section of the config file describes (the same section serve reads;
+// the file's other keys are not used).
+func scanDetector(configPath string, stderr io.Writer) (*detect.Detector, error) {
+	det, warnings, err := loadDetectorFile(configPath)
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "cloakroom: scan: warning:", w)
 	}
-	return detect.New(detect.Config{})
+	return det, err
 }
 
 // scanCmd runs cloakroom scan and returns its exit code. It builds only a detector:
@@ -136,7 +135,7 @@ func scanCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		o.paths = []string{"-"}
 	}
-	det, err := scanDetector(o.config)
+	det, err := scanDetector(o.config, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "cloakroom:", err)
 		return scanExitError
@@ -381,6 +380,9 @@ func scanJSON(det *detect.Detector, data []byte, show bool) ([]scanFinding, erro
 	var out []scanFinding
 	var names []string // secrets found in member names, hidden in later paths
 	err := walk.Visit(data, func(f walk.Field, s []byte, loc walk.Location) error {
+		if det.SkipPath(f.Path) { // allowlisted, as the proxy leaves it
+			return nil
+		}
 		path := f.Path
 		if !show {
 			for _, n := range names {

@@ -45,6 +45,7 @@ func TestScanBinary(t *testing.T) {
 		{"not JSON", testScanNotJSON},
 		{"directory", testScanDirectory},
 		{"SARIF", testScanSARIF},
+		{"config", testScanConfig},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, bin) })
 	}
@@ -215,7 +216,7 @@ func testScanErrors(t *testing.T, bin string) {
 		{"missing file among good ones", []string{"ok.txt", "nope.txt"}, "nope.txt"},
 		{"unknown format", []string{"--format", "xml", "ok.txt"}, "--format"},
 		{"unknown flag", []string{"--bogus", "ok.txt"}, "bogus"},
-		{"config not yet supported", []string{"--config", "cloakroom.yaml", "ok.txt"}, "not yet supported"},
+		{"missing config", []string{"--config", "nope.yaml", "ok.txt"}, "read config"},
 		{"no path and stdin a terminal", nil, "terminal"},
 	}
 	for _, tt := range tests {
@@ -531,5 +532,34 @@ func TestParseScan(t *testing.T) {
 				t.Fatalf("got paths %q, format %q; want %q, %q", o.paths, o.format, tt.wantPaths, tt.wantFmt)
 			}
 		})
+	}
+}
+
+// --config: the detect: section of serve's config file adds custom rules and
+// allowlists JSON paths, exactly as the proxy applies them.
+func testScanConfig(t *testing.T, bin string) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "cloakroom.yaml"), []byte(`listen: 127.0.0.1:8080
+detect:
+  rules:
+    - id: acme-token
+      class: acme
+      regex: 'acme_[a-z0-9]{32}'
+  allowlist:
+    paths: ['metadata.*']
+`))
+	tok := "acme_" + strings.Repeat("k3", 16)
+	body := `{"messages":[{"role":"user","content":"deploy with ` + tok + `"}],"metadata":{"note":"` + tok + `"}}`
+	r := runScan(t, bin, dir, []byte(body), "--config", "cloakroom.yaml", "--format", "json")
+	if r.code != 1 {
+		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], `"rule":"acme-token"`) || !strings.Contains(lines[0], `"json_path":"messages[0].content"`) {
+		t.Errorf("got %q, want one acme-token finding outside the allowlisted path", r.stdout)
+	}
+	// Without the config the custom token is not a finding at all.
+	if r := runScan(t, bin, dir, []byte(body), "--format", "json"); r.code != 0 {
+		t.Errorf("without --config: exit %d: %s", r.code, r.stdout)
 	}
 }
