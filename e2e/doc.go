@@ -4,7 +4,8 @@
 //
 // Every test runs a real cloakroom proxy in-process in front of internal/fakeapi, a fake
 // upstream that echoes the last user text back as streamed text deltas and as a tool
-// call. A canary secret is planted in the prompt; the tests assert that the upstream
+// call, and answers a turn of tool results with text alone, so that the agent CLIs
+// end their sessions by themselves. A canary secret is planted in the prompt; the tests assert that the upstream
 // only ever saw a cloak_ token in its place, and that what the client finally holds
 // (text and tool-call arguments) carries the real value again.
 //

@@ -209,6 +209,14 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 		if checkMethod(w, r, http.MethodPost) {
 			echoRaw(w, r, body)
 		}
+	case p == "/api/hello":
+		// Claude Code probes its base URL with HEAD /api/hello before the first turn.
+		if r.Method != http.MethodHead && r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeJSON(w, http.StatusMethodNotAllowed, obj{{"error", obj{{"type", "method_not_allowed"}, {"message", "method not allowed"}}}})
+			return
+		}
+		writeJSON(w, http.StatusOK, obj{})
 	case p == "/v1/models":
 		if checkMethod(w, r, http.MethodGet) {
 			models(w)

@@ -29,7 +29,8 @@ func isWebSocket(r *http.Request) bool {
 
 // responsesWS serves the Responses API over a WebSocket, as Codex uses it: each text
 // message is recorded (Method "WS"); a response.create message is answered with the
-// event sequence of the streaming POST endpoint, one event per message.
+// event sequence of the streaming POST endpoint, one event per message. The
+// connection remembers the last user text for later turns (wsConversation).
 func (s *Server) responsesWS(w http.ResponseWriter, r *http.Request) {
 	opts := &websocket.AcceptOptions{InsecureSkipVerify: true}
 	if !s.opts.NoCompression {
@@ -47,6 +48,7 @@ func (s *Server) responsesWS(w http.ResponseWriter, r *http.Request) {
 	defer c.CloseNow()
 	c.SetReadLimit(wsReadLimit)
 	ctx := r.Context()
+	var conv wsConversation
 	for {
 		typ, msg, err := c.Read(ctx)
 		if err != nil {
@@ -65,14 +67,22 @@ func (s *Server) responsesWS(w http.ResponseWriter, r *http.Request) {
 			Header:   r.Header.Clone(),
 			Body:     msg,
 		})
-		if err := s.wsMessage(ctx, c, msg); err != nil {
+		if err := s.wsMessage(ctx, c, msg, &conv); err != nil {
 			return
 		}
 	}
 }
 
+// wsConversation is what one WebSocket connection keeps between its responses, as
+// the real endpoint keeps the previous response for previous_response_id: the last
+// user text it saw, so that a tool-result turn sending only its tool outputs is
+// answered after it.
+type wsConversation struct {
+	user string
+}
+
 // wsMessage answers one client message.
-func (s *Server) wsMessage(ctx context.Context, c *websocket.Conn, msg []byte) error {
+func (s *Server) wsMessage(ctx context.Context, c *websocket.Conn, msg []byte, conv *wsConversation) error {
 	var head struct {
 		Type string `json:"type"`
 	}
@@ -82,11 +92,17 @@ func (s *Server) wsMessage(ctx context.Context, c *websocket.Conn, msg []byte) e
 	if head.Type != "response.create" {
 		return s.wsSend(ctx, c, wsError("unsupported message type"))
 	}
-	req, echo, err := responsesEcho(msg)
+	req, t, err := responsesEcho(msg)
 	if err != nil {
 		return s.wsSend(ctx, c, wsError("invalid request body: "+errClass(err)))
 	}
-	responsesEvents(req.Model, echo, s.opts.chunk(), func(_ string, ev obj) {
+	if t.endsTurn() && t.user == "" && req.PreviousResponseID != "" {
+		t.user = conv.user
+	}
+	if t.user != "" {
+		conv.user = t.user
+	}
+	responsesEvents(req, t, s.opts.chunk(), func(_ string, ev obj) {
 		if err == nil {
 			err = s.wsSend(ctx, c, ev)
 		}
