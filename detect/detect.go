@@ -322,20 +322,37 @@ func (d *Detector) allowed(input []byte, fs []Finding) []Finding {
 
 // scan runs the prefilter over input and the rules at each hit, appending to cands.
 func (d *Detector) scan(input []byte, cands []candidate) []candidate {
+	var dead deadZones
 	d.pf.scan(input, func(k, start int) {
-		cands = d.hit(input, k, start, start+len(d.pf.kws[k]), cands)
+		cands = d.hit(input, k, start, start+len(d.pf.kws[k]), cands, &dead)
 	})
 	return cands
 }
 
+// deadZones remembers, per rule, where a run of text too long to be a secret ends:
+// a pattern that still matched up to its widest window's edge. Later hits of the
+// rule before that point lie inside the same run and are skipped, which keeps text
+// dense with a rule's keyword (sk-proj-sk-proj-…) linear instead of rescanning the
+// run at every hit.
+type deadZones struct{ until map[int]int }
+
+func (z *deadZones) covers(rule, ks int) bool { return z.until != nil && ks < z.until[rule] }
+
+func (z *deadZones) mark(rule, end int) {
+	if z.until == nil {
+		z.until = map[int]int{}
+	}
+	z.until[rule] = max(z.until[rule], end)
+}
+
 // hit runs every rule of keyword k on the keyword hit input[ks:ke].
-func (d *Detector) hit(input []byte, k, ks, ke int, cands []candidate) []candidate {
+func (d *Detector) hit(input []byte, k, ks, ke int, cands []candidate, dead *deadZones) []candidate {
 	for _, t := range d.targets[k] {
 		r := &d.rules[t.rule]
 		if r.CaseSensitive && string(input[ks:ke]) != t.kw {
 			continue
 		}
-		if covered(cands, t.rule, ks, ke) {
+		if covered(cands, t.rule, ks, ke) || dead.covers(t.rule, ks) {
 			continue
 		}
 		if r.Match != nil {
@@ -344,7 +361,7 @@ func (d *Detector) hit(input []byte, k, ks, ke int, cands []candidate) []candida
 			}
 			continue
 		}
-		cands = d.pattern(r, t.rule, input, ks, ke, cands)
+		cands = d.pattern(r, t.rule, input, ks, ke, cands, dead)
 	}
 	return cands
 }
@@ -361,9 +378,9 @@ func covered(cands []candidate, rule, ks, ke int) bool {
 }
 
 // pattern runs a Pattern rule on the window around the hit input[ks:ke].
-func (d *Detector) pattern(r *compiled, rule int, input []byte, ks, ke int, cands []candidate) []candidate {
+func (d *Detector) pattern(r *compiled, rule int, input []byte, ks, ke int, cands []candidate, dead *deadZones) []candidate {
 	if r.Anchored {
-		return d.anchored(r, rule, input, ks, ke, cands)
+		return d.anchored(r, rule, input, ks, ke, cands, dead)
 	}
 	before, after := r.Before, r.After
 	for try := 0; ; try++ {
@@ -378,6 +395,9 @@ func (d *Detector) pattern(r *compiled, rule int, input []byte, ks, ke int, cand
 			}
 			if m[0] == 0 && lo > 0 || m[1] == len(w) && hi < len(input) {
 				edge = true
+				if try == maxWindowRetries && m[1] == len(w) {
+					dead.mark(rule, hi)
+				}
 				continue
 			}
 			s, e := m[2*r.group], m[2*r.group+1]
@@ -397,7 +417,7 @@ func (d *Detector) pattern(r *compiled, rule int, input []byte, ks, ke int, cand
 }
 
 // anchored runs an Anchored rule's pattern once, at the keyword.
-func (d *Detector) anchored(r *compiled, rule int, input []byte, ks, ke int, cands []candidate) []candidate {
+func (d *Detector) anchored(r *compiled, rule int, input []byte, ks, ke int, cands []candidate, dead *deadZones) []candidate {
 	if ks > 0 && isWordChar(input[ks-1]) {
 		return cands
 	}
@@ -410,6 +430,7 @@ func (d *Detector) anchored(r *compiled, rule int, input []byte, ks, ke int, can
 		}
 		if m[1] < hi-ks || hi == len(input) || try == maxWindowRetries {
 			if m[1] == hi-ks && hi < len(input) {
+				dead.mark(rule, hi)
 				return cands // still at the window edge: longer than any secret
 			}
 			s, e := m[2*r.group], m[2*r.group+1]
