@@ -80,6 +80,9 @@ type PathOptions struct {
 	Clients int
 	// MaxBodyBytes is the proxies' body limit. Zero means proxy.DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// NoScanCache turns the proxy's scan cache off, so every request is scanned
+	// cold, as a body never seen before is (the rig resends the same bodies).
+	NoScanCache bool
 }
 
 // NewPathRig starts the fake upstream and both proxies, and stops them in
@@ -124,6 +127,9 @@ func NewPathRig(tb testing.TB, opts PathOptions) *PathRig {
 		}
 	}
 	base := proxy.Config{CA: ca, UpstreamRootCAs: fake.RootCAs, Dial: fake.Dial, MaxBodyBytes: opts.MaxBodyBytes}
+	if opts.NoScanCache {
+		base.ScanCacheEntries = -1
+	}
 	intercepting := base
 	tunnelling := base
 	tunnelling.Intercept = []string{notIntercepted}

@@ -46,6 +46,7 @@ func main() {
 	sizes := flag.String("sizes", "10KB,100KB,1MB", "non-streaming body sizes to measure (of 10KB, 100KB, 1MB)")
 	stream := flag.String("stream", "10KB,100KB", "streaming body sizes to measure (of 10KB, 100KB)")
 	clients := flag.String("clients", "1,8", "client counts (at most 8)")
+	cold := flag.Bool("cold", false, "turn cloakroom's scan cache off: every request scanned as if never seen (the rig resends the same bodies)")
 	flag.Parse()
 
 	plan, err := makePlan(*scale, *sizes, *stream, *clients)
@@ -55,7 +56,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	t := &tb{name: "pathbench"}
-	err = run(ctx, t, os.Stdout, plan, *latency, *mem, *memSizes, *bin)
+	err = run(ctx, t, os.Stdout, plan, *latency, *cold, *mem, *memSizes, *bin)
 	stop()
 	t.runCleanups()
 	if err != nil {
@@ -106,7 +107,7 @@ func makePlan(scale float64, sizes, stream, clients string) (bench.Plan, error) 
 // maxClients is the number of clients per mode of the rig.
 const maxClients = 8
 
-func run(ctx context.Context, t *tb, w io.Writer, plan bench.Plan, latency, mem bool, memSizes, bin string) error {
+func run(ctx context.Context, t *tb, w io.Writer, plan bench.Plan, latency, cold, mem bool, memSizes, bin string) error {
 	fmt.Fprintf(w, "Machine: %d CPUs (%s), GOMAXPROCS %d, %s %s/%s, %s.\n\n",
 		runtime.NumCPU(), cpuModel(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH,
 		time.Now().UTC().Format("2006-01-02 15:04 MST"))
@@ -114,7 +115,7 @@ func run(ctx context.Context, t *tb, w io.Writer, plan bench.Plan, latency, mem 
 	c := bench.New(bench.Seed)
 	if latency {
 		fmt.Fprintln(os.Stderr, "pathbench: measuring latency and throughput...")
-		rg := bench.NewPathRig(t, bench.PathOptions{Clients: maxClients})
+		rg := bench.NewPathRig(t, bench.PathOptions{Clients: maxClients, NoScanCache: cold})
 		rep, err := bench.Compare(ctx, rg, c, plan)
 		if err != nil {
 			return err
