@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"regexp"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -293,32 +292,6 @@ func declaredJSON(contentType string) bool {
 func looksJSON(b []byte) bool {
 	b = bytes.TrimLeft(b, " \t\r\n")
 	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
-}
-
-// mergeFindings merges two sorted, non-overlapping lists into one, keeping the
-// earlier (then longer) finding where two overlap.
-func mergeFindings(a, b []detect.Finding) []detect.Finding {
-	if len(b) == 0 {
-		return a
-	}
-	if len(a) == 0 {
-		return b
-	}
-	all := append(append(make([]detect.Finding, 0, len(a)+len(b)), a...), b...)
-	slices.SortFunc(all, func(x, y detect.Finding) int {
-		if x.Start != y.Start {
-			return x.Start - y.Start
-		}
-		return (y.End - y.Start) - (x.End - x.Start)
-	})
-	out := all[:0]
-	for _, f := range all {
-		if n := len(out); n > 0 && f.Start < out[n-1].End {
-			continue
-		}
-		out = append(out, f)
-	}
-	return out
 }
 
 // tokenizeFindings stores each finding in the vault and returns the replacements.

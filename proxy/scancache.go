@@ -144,7 +144,7 @@ func (p *Proxy) scanPatterns(key string, s []byte) []detect.Finding {
 // It may reorder and modify fs.
 func (p *Proxy) merge(s []byte, fs []detect.Finding) []detect.Finding {
 	if p.known.Len() > 0 {
-		fs = mergeFindings(fs, p.known.Scan(s))
+		fs = detect.Merge(fs, p.known.Scan(s))
 	}
 	return slices.DeleteFunc(fs, func(f detect.Finding) bool {
 		return tokenize.Contains(s[f.Start:f.End]) || f.End <= f.Start
