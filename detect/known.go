@@ -54,6 +54,9 @@ type knownIndex struct {
 	entries []knownEntry // entries[:n]
 	shift   uint         // 64 - log2(filter bits)
 	filter  []atomic.Uint64
+	// filter4 holds the 4-byte windows at offsets 0 to 3 of every value, when values
+	// are 8 bytes or longer: Scan then probes every fourth position only (stride).
+	filter4 []atomic.Uint64
 	base    map[uint64]*knownBucket
 	recent  map[uint64]*knownBucket
 }
@@ -150,10 +153,13 @@ func (k *KnownSet) build(old *knownIndex) *knownIndex {
 	if old == nil || len(old.filter)*64 < n*filterBitsPerValue/4 || n-old.baseN > 256+old.baseN/4 {
 		idx := &knownIndex{n: n, baseN: n, entries: entries, shift: uint(64 - bits.TrailingZeros(uint(fbits)))}
 		idx.filter = make([]atomic.Uint64, fbits/64)
+		if k.stride() {
+			idx.filter4 = make([]atomic.Uint64, fbits/64)
+		}
 		idx.base = k.table(entries, 0, n, nil, idx)
 		return idx
 	}
-	idx := &knownIndex{n: n, baseN: old.baseN, entries: entries, shift: old.shift, filter: old.filter, base: old.base}
+	idx := &knownIndex{n: n, baseN: old.baseN, entries: entries, shift: old.shift, filter: old.filter, filter4: old.filter4, base: old.base}
 	idx.recent = k.table(entries, old.n, n, old.recent, idx)
 	return idx
 }
@@ -167,6 +173,12 @@ func (k *KnownSet) table(entries []knownEntry, from, to int, prev map[uint64]*kn
 		added[key] = append(added[key], int32(i))
 		h := (key * hashMul) >> idx.shift
 		idx.filter[h>>6].Or(1 << (h & 63))
+		if idx.filter4 != nil {
+			for off := 0; off < strideStep; off++ {
+				h4 := (uint64(binary.LittleEndian.Uint32(entries[i].value[off:])) * hashMul) >> idx.shift
+				idx.filter4[h4>>6].Or(1 << (h4 & 63))
+			}
+		}
 	}
 	m := make(map[uint64]*knownBucket, len(prev)+len(added))
 	for key, b := range prev {
@@ -272,6 +284,9 @@ func (k *KnownSet) Scan(input []byte) []Finding {
 		return nil
 	}
 	idx := k.snapshot()
+	if idx.filter4 != nil {
+		return k.scanStride(idx, input)
+	}
 	var found []knownMatch
 	probes := 0
 	shift, filter, mask := idx.shift, idx.filter, k.mask
@@ -290,6 +305,42 @@ func (k *KnownSet) Scan(input []byte) []Finding {
 		h := (key * hashMul) >> shift
 		if filter[h>>6].Load()&(1<<(h&63)) != 0 {
 			found = idx.add(found, input, i, key, &probes)
+		}
+	}
+	if probes > 0 {
+		k.probes.Add(int64(probes))
+	}
+	return idx.resolve(found)
+}
+
+// strideStep is the distance between the positions scanStride probes.
+const strideStep = 4
+
+// stride reports whether values are long enough for scanStride: an occurrence of a
+// value of 8 bytes or more holds, at one of its offsets 0 to 3, a 4-byte window that
+// starts at a multiple of 4 in the input.
+func (k *KnownSet) stride() bool { return k.minLen >= 2*strideStep }
+
+// scanStride is Scan probing every fourth position: the 4-byte window there is looked
+// up among the values' windows at offsets 0 to 3, and on a hit the four positions it
+// may be that offset of are tried as starts. A quarter of the probes of the position
+// by position scan, for the same findings (FuzzKnownSet checks both).
+func (k *KnownSet) scanStride(idx *knownIndex, input []byte) []Finding {
+	var found []knownMatch
+	probes := 0
+	shift, filter, filter4 := idx.shift, idx.filter, idx.filter4
+	last := len(input) - k.minLen // last start a value fits at
+	for p := 0; p <= last+strideStep-1 && p+4 <= len(input); p += strideStep {
+		h4 := (uint64(binary.LittleEndian.Uint32(input[p:])) * hashMul) >> shift
+		if filter4[h4>>6].Load()&(1<<(h4&63)) == 0 {
+			continue
+		}
+		for s := max(0, p-strideStep+1); s <= p && s <= last; s++ {
+			key := binary.LittleEndian.Uint64(input[s:]) // s+8 <= len: minLen >= 8
+			h := (key * hashMul) >> shift
+			if filter[h>>6].Load()&(1<<(h&63)) != 0 {
+				found = idx.add(found, input, s, key, &probes)
+			}
 		}
 	}
 	if probes > 0 {
