@@ -36,7 +36,9 @@
 //
 // # Adding a rule
 //
-// Add a Rule to the catalog in rules.go (or pass your own in Config.Rules):
+// Add a Rule to the rules_<area>.go file of its area, whose group DefaultRules lists
+// in rules.go (or pass your own in Config.Rules), then regenerate RULES.md with
+// UPDATE_RULES=1 go test ./detect -run TestRulesDoc:
 //
 //   - ID (lowercase, unique) and Class (the token class, [a-z0-9]{1,16}).
 //   - Keywords: literals of at least two bytes, one of which occurs in or right
@@ -47,8 +49,9 @@
 //   - MinEntropy and Validate to reject placeholders and near misses.
 //   - TruePositives (each with the exact Secret expected) and FalsePositives. Build
 //     fake secrets with the helpers in fixtures.go rather than writing them out:
-//     TestRuleSamples runs every rule's samples through the whole catalog, and the
-//     fuzz targets start from them.
+//     TestRuleSamples runs every rule's samples through the whole catalog
+//     (TestCatalogSize wants at least two of each kind), and the fuzz targets start
+//     from them.
 //
 // All types here are safe for concurrent use once built. Nothing in this package
 // logs, and no error or String method carries a secret value.

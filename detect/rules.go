@@ -26,7 +26,8 @@ const assign = `[\w.-]{0,30}?["']?\s*(?::=|=>|=|:)\s*["']?`
 // DefaultRules returns the built-in catalog, a fresh copy on each call.
 func DefaultRules() []Rule {
 	var rules []Rule
-	for _, group := range [][]Rule{cloudRules(), vcsRules(), chatRules(), paymentRules(), aiRules(), structuralRules(), contextRules()} {
+	for _, group := range [][]Rule{cloudRules(), vcsRules(), chatRules(), paymentRules(), aiRules(), structuralRules(), contextRules(),
+		cloudMoreRules(), ciRules(), monitoringRules(), saasRules(), paymentMoreRules(), messagingRules(), dataRules(), aiMoreRules(), keyMoreRules(), genericMoreRules()} {
 		rules = append(rules, group...)
 	}
 	return rules
@@ -133,6 +134,7 @@ func cloudRules() []Rule {
 		MinEntropy: 3.0,
 		TruePositives: []Sample{
 			tp("TWILIO_API_KEY=@@", twKey),
+			tp(`client = Client("@@", os.environ["TWILIO_API_SECRET"], account_sid)`, twKey),
 		},
 		FalsePositives: fp(
 			"TWILIO_ACCOUNT_SID=AC"+fake("twac", csHex, 32),
@@ -191,14 +193,14 @@ func vcsRules() []Rule {
 			},
 			fp(string(bad), "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", ghp[:39], ghp+"0", "GHP_"+ghp[4:])),
 		gh("github-oauth", "GitHub OAuth access token (checksummed)", `\bgho_[A-Za-z0-9]{36}\b`, []string{"gho_"},
-			[]Sample{tp("oauth_token: @@", gho)},
-			fp("gho_"+fake("gho-bad", csAlnum, 36))),
+			[]Sample{tp("oauth_token: @@", gho), tp(`{"access_token":"@@","token_type":"bearer","scope":"repo"}`, gho)},
+			fp("gho_"+fake("gho-bad", csAlnum, 36), "gho_"+fake("gho-short", csAlnum, 20))),
 		gh("github-app-token", "GitHub App user-to-server or server-to-server token (checksummed)", `\bgh[su]_[A-Za-z0-9]{36}\b`, []string{"ghs_", "ghu_"},
 			[]Sample{tp("GH_TOKEN=@@", ghs), tp("token=@@;", ghu)},
-			fp("ghs_"+fake("ghs-bad", csAlnum, 36))),
+			fp("ghs_"+fake("ghs-bad", csAlnum, 36), "ghu_"+fake("ghu-short", csAlnum, 20))),
 		gh("github-refresh-token", "GitHub refresh token (checksummed)", `\bghr_[A-Za-z0-9]{36}\b`, []string{"ghr_"},
-			[]Sample{tp(`"refresh_token": "@@"`, ghr)},
-			fp("ghr_"+fake("ghr-bad", csAlnum, 36))),
+			[]Sample{tp(`"refresh_token": "@@"`, ghr), tp("GITHUB_REFRESH_TOKEN=@@", ghr)},
+			fp("ghr_"+fake("ghr-bad", csAlnum, 36), "ghr_"+fake("ghr-short", csAlnum, 20))),
 		{
 			ID:            "github-fine-grained-pat",
 			Class:         ClassGitHub,
@@ -272,7 +274,7 @@ func chatRules() []Rule {
 			fp("xoxp-your-user-token", "xoxp-"+fake("xp", csAlnum, 40))),
 		slack("slack-app-token", "Slack app-level token", []string{"xapp-"},
 			`\bxapp-[0-9]-[A-Z0-9]{8,16}-[0-9]{8,16}-[A-Za-z0-9]{24,80}\b`, 128,
-			[]Sample{tp("SLACK_APP_TOKEN=@@", app)},
+			[]Sample{tp("SLACK_APP_TOKEN=@@", app), tp(`handler = SocketModeHandler(app, "@@")`, app)},
 			fp("xapp-1-your-app-token", "xapp-1-A0000000000-0000000000000-"+fake("xa", csHex, 5))),
 		slack("slack-webhook-url", "Slack incoming webhook URL (the path is the secret)", []string{"hooks.slack.com/services/"},
 			`hooks\.slack\.com/services/(?P<secret>[A-Z0-9]{8,12}/[A-Z0-9]{8,12}/[A-Za-z0-9]{20,48})(?:[^A-Za-z0-9]|$)`, 96,
@@ -320,6 +322,7 @@ func paymentRules() []Rule {
 		MinEntropy: 3.0,
 		TruePositives: []Sample{
 			tp("STRIPE_WEBHOOK_SECRET=@@", whsec),
+			tp("> Ready! Your webhook signing secret is @@ (^C to quit)", whsec),
 		},
 		FalsePositives: fp("whsec_...", "whsec_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
 	}}
@@ -332,7 +335,7 @@ func aiRules() []Rule {
 	ant := "sk-ant-api03-" + fake("ant", csURL, 93) + "AA"
 	antAdmin := "sk-ant-admin01-" + fake("antadm", csURL, 93) + "AA"
 	antOAT := "sk-ant-oat01-" + fake("antoat", csURL, 93) + "AA"
-	npm := "npm_" + fake("npm", csAlnum, 36)
+	npm := githubToken("npm_", "npm")
 	return []Rule{{
 		ID:            "openai-api-key",
 		Class:         ClassOpenAI,
@@ -363,6 +366,7 @@ func aiRules() []Rule {
 		MinEntropy: 3.5,
 		TruePositives: []Sample{
 			tp("openai.api_key = '@@'", legacy),
+			tp("OPENAI_API_KEY=@@", legacy),
 		},
 		FalsePositives: fp("T3BlbkFJ alone", "sk-"+fake("leg3", csAlnum, 19)+"T3BlbkFJ"+fake("leg4", csAlnum, 20)),
 	}, {
@@ -392,8 +396,9 @@ func aiRules() []Rule {
 		MinEntropy: 3.5,
 		TruePositives: []Sample{
 			tp("ANTHROPIC_ADMIN_KEY=@@", antAdmin),
+			tp(`curl https://api.anthropic.com/v1/organizations/users -H "x-api-key: @@"`, antAdmin),
 		},
-		FalsePositives: fp("sk-ant-admin01-your-admin-key"),
+		FalsePositives: fp("sk-ant-admin01-your-admin-key", "sk-ant-admin01-..."),
 	}, {
 		ID:            "anthropic-oauth-token",
 		Class:         ClassAnthropic,
@@ -406,23 +411,25 @@ func aiRules() []Rule {
 		MinEntropy: 3.5,
 		TruePositives: []Sample{
 			tp("CLAUDE_CODE_OAUTH_TOKEN=@@", antOAT),
+			tp(`{"claudeAiOauth": {"accessToken": "@@", "expiresAt": 1735689600000}}`, antOAT),
 		},
-		FalsePositives: fp("sk-ant-oat01-abc"),
+		FalsePositives: fp("sk-ant-oat01-abc", "sk-ant-ort01-..."),
 	}, {
 		ID:            "npm-token",
 		Class:         ClassNPM,
-		Description:   "npm access token",
+		Description:   "npm access token (checksummed like GitHub's)",
 		Keywords:      []string{"npm_"},
 		CaseSensitive: true,
 		Anchored:      true,
 		Pattern:       `\bnpm_[A-Za-z0-9]{36}\b`,
 		Before:        1, After: 48,
-		MinEntropy: 3.0,
+		MinEntropy: 3.0, Validate: githubChecksumOK,
 		TruePositives: []Sample{
 			tp("//registry.npmjs.org/:_authToken=@@", npm),
 			tp("NPM_TOKEN=@@", npm),
 		},
-		FalsePositives: fp("npm_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "npm_config_registry=https://registry.npmjs.org/", npm+"x"),
+		FalsePositives: fp("npm_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "npm_config_registry=https://registry.npmjs.org/", npm+"x",
+			"NPM_TOKEN=npm_"+fake("npm", csAlnum, 36)),
 	}}
 }
 
