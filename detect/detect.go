@@ -118,8 +118,9 @@ type Detector struct {
 type compiled struct {
 	Rule
 	re    *regexp.Regexp
-	group int      // submatch index of the secret; 0 = whole match
-	lowKw []string // Keywords in lower case
+	free  *regexp.Regexp // Anchored rules: the pattern unanchored, for a one-pass scan
+	group int            // submatch index of the secret; 0 = whole match
+	lowKw []string       // Keywords in lower case
 }
 
 type target struct {
@@ -246,7 +247,10 @@ func compile(r Rule) (compiled, error) {
 		if err != nil {
 			bad("pattern: %w", err)
 		} else {
-			c.re = re
+			c.re, c.free = re, re
+			if r.Anchored {
+				c.free = regexp.MustCompile(r.Pattern) // compiled above with ^ around it
+			}
 			if i := re.SubexpIndex("secret"); i > 0 {
 				c.group = i
 			} else if re.NumSubexp() > 0 {
@@ -329,12 +333,29 @@ func (d *Detector) scan(input []byte, cands []candidate) []candidate {
 	return cands
 }
 
-// deadZones remembers, per rule, where a run of text too long to be a secret ends:
-// a pattern that still matched up to its widest window's edge. Later hits of the
-// rule before that point lie inside the same run and are skipped, which keeps text
-// dense with a rule's keyword (sk-proj-sk-proj-…) linear instead of rescanning the
-// run at every hit.
-type deadZones struct{ until map[int]int }
+// deadZones bounds the pattern work of one scan, per rule.
+//
+// It remembers where a run of text too long to be a secret ends: a pattern that
+// still matched up to its widest window's edge. Later hits of the rule before that
+// point lie inside the same run and are skipped.
+//
+// It also counts the window bytes each rule's pattern has examined. Text dense with
+// a rule's keyword (sk-proj-sk-proj-…, repeated a megabyte long) makes every hit
+// examine a window that overlaps the last one, so the work grows with hits times
+// window. Past a budget proportional to the input, the rule's pattern is run once
+// over the rest of the input instead (linear: RE2), and its later hits are skipped.
+// Ordinary text stays far below the budget.
+type deadZones struct {
+	until map[int]int
+	work  map[int]int
+}
+
+// windowBudget is the window bytes a rule may examine per input byte (plus a fixed
+// allowance) before the rest of the input is scanned in one pass.
+const (
+	windowBudget      = 2
+	windowBudgetFixed = 16 << 10
+)
 
 func (z *deadZones) covers(rule, ks int) bool { return z.until != nil && ks < z.until[rule] }
 
@@ -343,6 +364,32 @@ func (z *deadZones) mark(rule, end int) {
 		z.until = map[int]int{}
 	}
 	z.until[rule] = max(z.until[rule], end)
+}
+
+// spend adds n bytes of pattern work to rule and reports whether its budget for an
+// input of size bytes is spent.
+func (z *deadZones) spend(rule, n, size int) bool {
+	if z.work == nil {
+		z.work = map[int]int{}
+	}
+	z.work[rule] += n
+	return z.work[rule] > windowBudget*size+windowBudgetFixed
+}
+
+// rest runs r's pattern once over input[from:] and marks the rule done for this scan.
+// Matches need not overlap a keyword hit here; every one still passes accept.
+func (d *Detector) rest(r *compiled, rule int, input []byte, from int, cands []candidate, dead *deadZones) []candidate {
+	for _, m := range r.free.FindAllSubmatchIndex(input[from:], -1) {
+		if r.Anchored && from+m[0] > 0 && isWordChar(input[from+m[0]-1]) {
+			continue // an anchored match starts a word, as at a keyword hit
+		}
+		s, e := m[2*r.group], m[2*r.group+1]
+		if s >= 0 && d.accept(r, input, from+s, from+e, -1, -1) {
+			cands = append(cands, candidate{rule: rule, start: from + s, end: from + e})
+		}
+	}
+	dead.mark(rule, len(input))
+	return cands
 }
 
 // hit runs every rule of keyword k on the keyword hit input[ks:ke].
@@ -385,6 +432,9 @@ func (d *Detector) pattern(r *compiled, rule int, input []byte, ks, ke int, cand
 	before, after := r.Before, r.After
 	for try := 0; ; try++ {
 		lo, hi := max(0, ks-before), min(len(input), ke+after)
+		if dead.spend(rule, hi-lo, len(input)) {
+			return d.rest(r, rule, input, lo, cands, dead)
+		}
 		w := input[lo:hi]
 		ms := r.re.FindAllSubmatchIndex(w, -1)
 		edge := false
@@ -424,6 +474,9 @@ func (d *Detector) anchored(r *compiled, rule int, input []byte, ks, ke int, can
 	after := r.After
 	for try := 0; ; try++ {
 		hi := min(len(input), ke+after)
+		if dead.spend(rule, hi-ks, len(input)) {
+			return d.rest(r, rule, input, ks, cands, dead)
+		}
 		m := r.re.FindSubmatchIndex(input[ks:hi])
 		if m == nil {
 			return cands

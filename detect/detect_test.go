@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -517,5 +518,41 @@ func TestOwnKeywordValues(t *testing.T) {
 				t.Errorf("got %d findings %s, want %d", len(got), describe(got), tt.want)
 			}
 		})
+	}
+}
+
+// A secret after a megabyte dense with its rule's keyword is still found: past its
+// work budget a rule scans the rest of the input in one pass instead of a window per
+// hit, and must not lose what the windows would have found.
+func TestDenseKeywordsKeepFindings(t *testing.T) {
+	d, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked, eligible := 0, 0
+	for _, r := range d.Rules() {
+		if len(r.Keywords) == 0 || len(r.TruePositives) == 0 || r.TruePositives[0].Key != "" || r.Match != nil {
+			continue
+		}
+		if eligible++; eligible%3 != 0 { // a third of the catalog, spread over every area
+			continue
+		}
+		tp := r.TruePositives[0]
+		kw := r.Keywords[0]
+		input := []byte(strings.Repeat(kw+" ", (64<<10)/(len(kw)+1)) + "\n" + tp.Text)
+		found := false
+		at := bytes.LastIndex(input, []byte(tp.Secret))
+		for _, f := range d.Scan(input) {
+			if f.Start <= at && at+len(tp.Secret) <= f.End {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: its sample's secret after a run of %q was not found", r.ID, kw)
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatal("no rule checked")
 	}
 }
