@@ -34,6 +34,20 @@
 // KnownSet finds values the vault already holds anywhere, with no pattern, so a
 // secret restored to an agent is caught again when it comes back in another context.
 //
+// Pattern work is bounded per scan: a rule whose windows have examined twice the
+// input runs its pattern once over the rest instead (text dense with its keyword),
+// and a run that matches to the widest window's edge is not rescanned at each hit
+// inside it.
+//
+// # Configuration
+//
+// FileConfig is the detect: section of the config file: custom rules (FileRule,
+// keywords derived from the regex's literal prefix with DeriveKeywords when left
+// out), disabled rule ids, the opt-in PII rules (PIIRules), an imported gitleaks
+// config (ImportGitleaks) and an Allowlist (values, regexes, stopwords, rules, and
+// JSON paths that callers check with Detector.SkipPath). FileConfig.Build turns it
+// into a Config; it never reads files itself.
+//
 // # Adding a rule
 //
 // Add a Rule to the rules_<area>.go file of its area, whose group DefaultRules lists
