@@ -46,11 +46,14 @@ type fileConfig struct {
 		Level  *string `yaml:"level"`
 		Format *string `yaml:"format"`
 	} `yaml:"log"`
-	AuditLog    *string           `yaml:"audit_log"`
-	Agents      []fileAgent       `yaml:"agents"`
-	RequireAuth *bool             `yaml:"require_auth"`
-	Gateway     map[string]string `yaml:"gateway"`
-	Detect      detect.FileConfig `yaml:"detect"`
+	AuditLog      *string           `yaml:"audit_log"`
+	CACert        *string           `yaml:"ca_cert"`
+	CAKey         *string           `yaml:"ca_key"`
+	MasterKeyFile *string           `yaml:"master_key_file"`
+	Agents        []fileAgent       `yaml:"agents"`
+	RequireAuth   *bool             `yaml:"require_auth"`
+	Gateway       map[string]string `yaml:"gateway"`
+	Detect        detect.FileConfig `yaml:"detect"`
 }
 
 // fileAgent is one entry of agents: in the config file.
@@ -61,23 +64,26 @@ type fileAgent struct {
 
 // serveConfig is the resolved configuration of `cloakroom serve`.
 type serveConfig struct {
-	Listen       string
-	Admin        string
-	DataDir      string
-	UpstreamCA   []string
-	MaxBodyBytes int64
-	Intercept    []string
-	OtherHosts   string
-	RedisURL     string
-	RedisPrefix  string
-	CacheSize    int
-	LogLevel     string
-	LogFormat    string
-	AuditLog     string
-	Agents       []proxy.Agent
-	RequireAuth  bool
-	Gateway      map[string]string
-	Detect       detect.FileConfig // gitleaks_config resolved against the config file's directory
+	Listen        string
+	Admin         string
+	DataDir       string
+	UpstreamCA    []string
+	MaxBodyBytes  int64
+	Intercept     []string
+	OtherHosts    string
+	RedisURL      string
+	RedisPrefix   string
+	CacheSize     int
+	LogLevel      string
+	LogFormat     string
+	AuditLog      string
+	CACert        string // shared CA instead of the data directory's
+	CAKey         string
+	MasterKeyFile string // shared master key instead of the data directory's
+	Agents        []proxy.Agent
+	RequireAuth   bool
+	Gateway       map[string]string
+	Detect        detect.FileConfig // gitleaks_config resolved against the config file's directory
 }
 
 // stringList is a repeatable or comma-separated flag.
@@ -111,6 +117,9 @@ func parseServe(args []string) (serveConfig, error) {
 		logLevel   = fs.String("log-level", defaultLogLevel, "debug, info, warn or error")
 		logFormat  = fs.String("log-format", defaultLogFormat, "text or json")
 		auditLog   = fs.String("audit-log", "", "audit log file (JSON lines); default <data-dir>/audit.jsonl, '-' for stdout")
+		caCert     = fs.String("ca-cert", "", "CA certificate (PEM) shared by replicas, instead of the data directory's own; needs --ca-key")
+		caKey      = fs.String("ca-key", "", "CA private key (PEM, owner-only file) for --ca-cert")
+		masterFile = fs.String("master-key-file", "", "master key file (base64 of 32 bytes, owner-only) shared by replicas; default: "+masterKeyEnv+" if set, else <data-dir>/master.key")
 		reqAuth    = fs.Bool("require-auth", false, "refuse requests without valid agent credentials (407); agents are configured in the --config file")
 		upstreamCA stringList
 		intercept  stringList
@@ -149,17 +158,20 @@ func parseServe(args []string) (serveConfig, error) {
 		return flagVal
 	}
 	c := serveConfig{
-		Listen:       pick("listen", *listen, fc.Listen),
-		Admin:        pick("admin", *admin, fc.Admin),
-		DataDir:      pick("data-dir", *dataDir, fc.DataDir),
-		OtherHosts:   pick("other-hosts", *other, fc.Hosts.Other),
-		RedisURL:     pick("redis", *redisURL, fc.Redis.URL),
-		RedisPrefix:  pick("redis-prefix", *redisPfx, fc.Redis.Prefix),
-		LogLevel:     pick("log-level", *logLevel, fc.Log.Level),
-		LogFormat:    pick("log-format", *logFormat, fc.Log.Format),
-		AuditLog:     pick("audit-log", *auditLog, fc.AuditLog),
-		MaxBodyBytes: *maxBody,
-		CacheSize:    *cacheSize,
+		Listen:        pick("listen", *listen, fc.Listen),
+		Admin:         pick("admin", *admin, fc.Admin),
+		DataDir:       pick("data-dir", *dataDir, fc.DataDir),
+		OtherHosts:    pick("other-hosts", *other, fc.Hosts.Other),
+		RedisURL:      pick("redis", *redisURL, fc.Redis.URL),
+		RedisPrefix:   pick("redis-prefix", *redisPfx, fc.Redis.Prefix),
+		LogLevel:      pick("log-level", *logLevel, fc.Log.Level),
+		LogFormat:     pick("log-format", *logFormat, fc.Log.Format),
+		AuditLog:      pick("audit-log", *auditLog, fc.AuditLog),
+		CACert:        pick("ca-cert", *caCert, fc.CACert),
+		CAKey:         pick("ca-key", *caKey, fc.CAKey),
+		MasterKeyFile: pick("master-key-file", *masterFile, fc.MasterKeyFile),
+		MaxBodyBytes:  *maxBody,
+		CacheSize:     *cacheSize,
 	}
 	if !set["max-body-bytes"] && fc.MaxBodyBytes != nil {
 		c.MaxBodyBytes = *fc.MaxBodyBytes
@@ -192,6 +204,7 @@ func parseServe(args []string) (serveConfig, error) {
 	}
 	c.Intercept = append(append(c.Intercept, fc.Hosts.Add...), intercept...)
 	c.DataDir = expandHome(c.DataDir)
+	c.CACert, c.CAKey, c.MasterKeyFile = expandHome(c.CACert), expandHome(c.CAKey), expandHome(c.MasterKeyFile)
 	if c.AuditLog == "" {
 		c.AuditLog = filepath.Join(c.DataDir, "audit.jsonl")
 	}
@@ -205,6 +218,9 @@ func (c serveConfig) validate() error {
 	}
 	if c.Admin == "" {
 		errs = append(errs, errors.New("admin: an address is required"))
+	}
+	if (c.CACert == "") != (c.CAKey == "") {
+		errs = append(errs, errors.New("ca_cert and ca_key go together: give both or neither"))
 	}
 	if c.Listen != "" && c.Listen == c.Admin && !strings.HasSuffix(c.Listen, ":0") { // two ":0" are two ports
 		errs = append(errs, errors.New("listen and admin must differ"))

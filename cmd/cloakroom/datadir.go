@@ -23,6 +23,18 @@ const (
 	storeFile     = "vault.db"
 )
 
+// masterKeyEnv holds the master key (base64) for replicas that share it by
+// environment rather than by file.
+const masterKeyEnv = "CLOAKROOM_MASTER_KEY"
+
+// keySources says where the CA and the master key come from when not from the data
+// directory: replicas share them (files given to each, or the environment).
+type keySources struct {
+	caCert, caKey string // PEM files; both or neither
+	masterKeyFile string // base64 of 32 bytes
+	masterKeyEnv  string // base64 of 32 bytes, the value of CLOAKROOM_MASTER_KEY
+}
+
 // dataDir holds what `serve` keeps on disk.
 type dataDir struct {
 	path    string
@@ -32,14 +44,20 @@ type dataDir struct {
 }
 
 // openDataDir creates the directory (0700) and, on first start, the CA, its key and
-// the master key (0600), then loads them.
-func openDataDir(path string) (*dataDir, error) {
+// the master key (0600), then loads them. A CA or master key given in src is used
+// instead of the data directory's own, which is then neither made nor read.
+func openDataDir(path string, src keySources) (*dataDir, error) {
 	if err := os.MkdirAll(path, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	d := &dataDir{path: path}
 	certPath, keyPath := d.file(caCertFile), d.file(caKeyFile)
-	if !exists(certPath) && !exists(keyPath) {
+	if (src.caCert == "") != (src.caKey == "") {
+		return nil, errors.New("ca_cert and ca_key go together: give both or neither")
+	}
+	if src.caCert != "" {
+		certPath, keyPath = src.caCert, src.caKey
+	} else if !exists(certPath) && !exists(keyPath) {
 		certPEM, keyPEM, err := proxy.GenerateCA("cloakroom local CA")
 		if err != nil {
 			return nil, err
@@ -63,8 +81,19 @@ func openDataDir(path string) (*dataDir, error) {
 	if d.ca, err = proxy.NewCA(certPEM, keyPEM); err != nil {
 		return nil, fmt.Errorf("%s: %w", certPath, err)
 	}
-	if d.master, err = loadOrCreateMasterKey(d.file(masterKeyFile)); err != nil {
-		return nil, err
+	switch {
+	case src.masterKeyFile != "":
+		if d.master, err = loadMasterKey(src.masterKeyFile); err != nil {
+			return nil, err
+		}
+	case src.masterKeyEnv != "":
+		if d.master, err = decodeMasterKey(src.masterKeyEnv); err != nil {
+			return nil, fmt.Errorf("%s: %w", masterKeyEnv, err)
+		}
+	default:
+		if d.master, err = loadOrCreateMasterKey(d.file(masterKeyFile)); err != nil {
+			return nil, err
+		}
 	}
 	if err := d.writeBundle(certPEM); err != nil {
 		return nil, err
@@ -84,13 +113,27 @@ func loadOrCreateMasterKey(path string) ([]byte, error) {
 			return nil, err
 		}
 	}
+	return loadMasterKey(path)
+}
+
+// loadMasterKey reads a master key file (owner-only, base64 of 32 bytes).
+func loadMasterKey(path string) ([]byte, error) {
 	b, err := readPrivate(path)
 	if err != nil {
 		return nil, err
 	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	key, err := decodeMasterKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("master key %s: %w", path, err)
+	}
+	return key, nil
+}
+
+// decodeMasterKey decodes the base64 text of a master key. The error never holds it.
+func decodeMasterKey(text string) ([]byte, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
 	if err != nil || len(key) != 32 {
-		return nil, fmt.Errorf("master key %s: want 32 random bytes written as base64", path)
+		return nil, errors.New("want 32 random bytes written as base64 (head -c 32 /dev/urandom | base64)")
 	}
 	return key, nil
 }

@@ -175,7 +175,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Warn("detection rules", "warning", w)
 	}
 
-	dir, err := openDataDir(cfg.DataDir)
+	dir, err := openDataDir(cfg.DataDir, keySources{
+		caCert: cfg.CACert, caKey: cfg.CAKey,
+		masterKeyFile: cfg.MasterKeyFile, masterKeyEnv: os.Getenv(masterKeyEnv),
+	})
 	if err != nil {
 		return err
 	}
@@ -193,6 +196,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer closeStore()
+	// A replica (or a restart) with another master key would mint tokens the others
+	// cannot read: the store remembers the key it was sealed with.
+	kctx, kcancel := context.WithTimeout(ctx, 5*time.Second)
+	err = tokenize.CheckKey(kctx, store, keys)
+	kcancel()
+	if errors.Is(err, tokenize.ErrKeyMismatch) {
+		return fmt.Errorf("%w. Every replica sharing a store must use the same master key (--master-key-file or %s; see README, Replicas); refusing to start", err, masterKeyEnv)
+	}
+	if err != nil {
+		return err
+	}
 	vault, err := tokenize.NewVault(tokenize.VaultConfig{Keys: keys, Store: store, CacheSize: cfg.CacheSize})
 	if err != nil {
 		return err

@@ -39,13 +39,18 @@ func startServe(t *testing.T, bin string, args ...string) (proxyAddr, adminAddr 
 
 // startStoppable is startServe that also returns a function stopping the process.
 func startStoppable(t *testing.T, bin string, args ...string) (proxyAddr, adminAddr string, stderr *syncBuf, stop func()) {
+	return startWithEnv(t, bin, nil, args...)
+}
+
+// startWithEnv is startStoppable with extra environment variables.
+func startWithEnv(t *testing.T, bin string, env []string, args ...string) (proxyAddr, adminAddr string, stderr *syncBuf, stop func()) {
 	t.Helper()
 	proxyAddr, adminAddr = freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", proxyAddr, "--admin", adminAddr}, args...)...)
 	stderr = &syncBuf{}
 	cmd.Stderr = stderr
-	cmd.Env = append(os.Environ(), "HTTPS_PROXY=", "HTTP_PROXY=")
+	cmd.Env = append(append(os.Environ(), "HTTPS_PROXY=", "HTTP_PROXY=", masterKeyEnv+"="), env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -279,6 +284,14 @@ func (s *syncBuf) Bytes() []byte { return []byte(s.String()) }
 func TestServeConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "c.yaml")
+	shortKey := filepath.Join(dir, "short.key")
+	if err := os.WriteFile(shortKey, []byte("c2hvcnQ=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openKey := filepath.Join(dir, "open.key")
+	if err := os.WriteFile(openKey, []byte("c2hvcnQ=\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		yaml string
@@ -293,6 +306,9 @@ func TestServeConfigErrors(t *testing.T) {
 		{name: "bad intercept", yaml: "hosts:\n  add: [\"https://x/\"]\n", want: "intercept host"},
 		{name: "empty intercept", yaml: "hosts:\n  intercept: []\n", want: "intercept nothing"},
 		{name: "auth without agents", args: []string{"--require-auth"}, want: "require_auth needs at least one configured agent"},
+		{name: "ca cert without key", args: []string{"--ca-cert", "x.pem"}, want: "ca_cert and ca_key go together"},
+		{name: "short master key", args: []string{"--master-key-file", shortKey}, want: "want 32 random bytes"},
+		{name: "master key readable by others", args: []string{"--master-key-file", openKey}, want: openKey},
 		{name: "bad agent hash", yaml: "agents:\n  - name: a\n    token_sha256: zz\n", want: "64 hex digits"},
 		{name: "plain http gateway", yaml: "gateway:\n  x: http://foo\n", want: "must be an https URL"},
 	}
