@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -18,6 +19,7 @@ import (
 
 // Defaults of `cloakroom serve`.
 const (
+	defaultTokenTTL  = 30 * 24 * time.Hour
 	defaultListen    = "127.0.0.1:8080"
 	defaultAdmin     = "127.0.0.1:9090"
 	defaultCacheSize = 10000
@@ -38,8 +40,10 @@ type fileConfig struct {
 		Other     *string  `yaml:"other"`
 	} `yaml:"hosts"`
 	Redis struct {
-		URL    *string `yaml:"url"`
-		Prefix *string `yaml:"prefix"`
+		URL      *string `yaml:"url"`
+		Prefix   *string `yaml:"prefix"`
+		Mode     *string `yaml:"mode"`
+		TokenTTL *string `yaml:"token_ttl"`
 	} `yaml:"redis"`
 	CacheSize *int `yaml:"cache_size"`
 	Log       struct {
@@ -73,6 +77,8 @@ type serveConfig struct {
 	OtherHosts    string
 	RedisURL      string
 	RedisPrefix   string
+	RedisMode     string        // standalone, sentinel or cluster
+	TokenTTL      time.Duration // Redis: a token unused this long expires; 0 never
 	CacheSize     int
 	LogLevel      string
 	LogFormat     string
@@ -113,6 +119,8 @@ func parseServe(args []string) (serveConfig, error) {
 		other      = fs.String("other-hosts", string(proxy.Tunnel), "what to do with hosts that are not intercepted: tunnel or block")
 		redisURL   = fs.String("redis", "", "Redis URL (redis:// or rediss://) for a store shared by replicas; empty = embedded store in the data dir")
 		redisPfx   = fs.String("redis-prefix", "cloakroom:", "prefix of every Redis key")
+		redisMode  = fs.String("redis-mode", "standalone", "standalone, sentinel (the URL names the sentinels and ?master_name=) or cluster (the URL names seed nodes, more with &addr=)")
+		tokenTTL   = fs.String("token-ttl", defaultTokenTTL.String(), "Redis: a token neither stored nor read for this long expires (refreshed on use); 0 keeps tokens forever")
 		cacheSize  = fs.Int("cache-size", defaultCacheSize, "entries in the in-memory token cache")
 		logLevel   = fs.String("log-level", defaultLogLevel, "debug, info, warn or error")
 		logFormat  = fs.String("log-format", defaultLogFormat, "text or json")
@@ -164,6 +172,7 @@ func parseServe(args []string) (serveConfig, error) {
 		OtherHosts:    pick("other-hosts", *other, fc.Hosts.Other),
 		RedisURL:      pick("redis", *redisURL, fc.Redis.URL),
 		RedisPrefix:   pick("redis-prefix", *redisPfx, fc.Redis.Prefix),
+		RedisMode:     pick("redis-mode", *redisMode, fc.Redis.Mode),
 		LogLevel:      pick("log-level", *logLevel, fc.Log.Level),
 		LogFormat:     pick("log-format", *logFormat, fc.Log.Format),
 		AuditLog:      pick("audit-log", *auditLog, fc.AuditLog),
@@ -179,6 +188,12 @@ func parseServe(args []string) (serveConfig, error) {
 	if !set["cache-size"] && fc.CacheSize != nil {
 		c.CacheSize = *fc.CacheSize
 	}
+	ttlText := pick("token-ttl", *tokenTTL, fc.Redis.TokenTTL)
+	ttl, err := time.ParseDuration(ttlText)
+	if err != nil || ttl < 0 {
+		return serveConfig{}, fmt.Errorf("token_ttl: want a duration such as 720h or 0 (never), got %q", ttlText)
+	}
+	c.TokenTTL = ttl
 	c.RequireAuth = *reqAuth
 	if !set["require-auth"] && fc.RequireAuth != nil {
 		c.RequireAuth = *fc.RequireAuth
@@ -242,6 +257,11 @@ func (c serveConfig) validate() error {
 	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
 		errs = append(errs, errors.New("redis: URL must start with redis://, rediss:// or unix://"))
+	}
+	switch c.RedisMode {
+	case "standalone", "sentinel", "cluster":
+	default:
+		errs = append(errs, fmt.Errorf("redis mode must be standalone, sentinel or cluster, got %q", c.RedisMode))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -302,19 +302,44 @@ func openStore(ctx context.Context, cfg serveConfig, dir *dataDir) (tokenize.Sto
 		}
 		return s, func() { _ = s.Close() }, nil
 	}
-	opts, err := redis.ParseURL(cfg.RedisURL)
+	client, addr, err := redisClient(cfg.RedisMode, cfg.RedisURL)
 	if err != nil {
-		return nil, nil, errors.New("redis: the URL does not parse (redis://[user:password@]host:port/db)")
+		return nil, nil, err
 	}
-	client := redis.NewClient(opts)
 	s := tokenize.NewRedisStore(client, cfg.RedisPrefix)
+	s.TTL = cfg.TokenTTL
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := s.Ping(pctx); err != nil {
 		_ = client.Close()
-		return nil, nil, fmt.Errorf("redis at %s does not answer: %w", opts.Addr, err)
+		return nil, nil, fmt.Errorf("redis at %s does not answer: %w", addr, err)
 	}
 	return s, func() { _ = s.Close() }, nil
+}
+
+// redisClient builds the client of a Redis deployment from its URL. Parse errors
+// are described without the URL, which may hold a password.
+func redisClient(mode, rawURL string) (redis.UniversalClient, string, error) {
+	switch mode {
+	case "sentinel":
+		o, err := redis.ParseFailoverURL(rawURL)
+		if err != nil || o.MasterName == "" {
+			return nil, "", errors.New("redis: a sentinel URL names the sentinels and the master: redis://[user:password@]sentinel:26379/0?master_name=NAME&addr=sentinel2:26379")
+		}
+		return redis.NewFailoverClient(o), strings.Join(o.SentinelAddrs, ","), nil
+	case "cluster":
+		o, err := redis.ParseClusterURL(rawURL)
+		if err != nil {
+			return nil, "", errors.New("redis: a cluster URL names seed nodes: redis://[user:password@]node1:6379?addr=node2:6379&addr=node3:6379")
+		}
+		return redis.NewClusterClient(o), strings.Join(o.Addrs, ","), nil
+	default:
+		o, err := redis.ParseURL(rawURL)
+		if err != nil {
+			return nil, "", errors.New("redis: the URL does not parse (redis://[user:password@]host:port/db, rediss:// for TLS)")
+		}
+		return redis.NewClient(o), o.Addr, nil
+	}
 }
 
 func openAudit(path string) (*audit.Writer, error) {

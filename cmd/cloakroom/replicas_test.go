@@ -114,3 +114,56 @@ func TestReplicasShareOneVault(t *testing.T) {
 		}
 	}
 }
+
+// The real binary on a real Redis Cluster and a real Sentinel: it starts, answers
+// ready, and a secret sent through it becomes a token upstream.
+func TestServeRedisModes(t *testing.T) {
+	bin := buildBinary(t)
+	up := fakeapi.Start(t, fakeapi.Options{})
+	dir := t.TempDir()
+	upCA := filepath.Join(dir, "upstream-ca.pem")
+	if err := os.WriteFile(upCA, up.CAPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nodes := testutil.RedisCluster(t)
+	sentinel, master := testutil.RedisSentinel(t)
+	for _, tc := range []struct{ mode, url string }{
+		{"cluster", "redis://" + nodes[0] + "?addr=" + nodes[1] + "&addr=" + nodes[2]},
+		{"sentinel", "redis://" + sentinel + "/0?master_name=" + master},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			data := filepath.Join(dir, tc.mode)
+			addr, _, stderr := startServe(t, bin, "--data-dir", data, "--redis", tc.url, "--redis-mode", tc.mode, "--token-ttl", "1h",
+				"--intercept", "localhost", "--upstream-ca", upCA)
+			pool := x509.NewCertPool()
+			ca, _ := os.ReadFile(filepath.Join(data, "ca.pem"))
+			pool.AppendCertsFromPEM(ca)
+			tr := &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: addr}), TLSClientConfig: &tls.Config{RootCAs: pool}}
+			defer tr.CloseIdleConnections()
+			secret := "ghp_" + "R8cJ2mWq7Lx9TzK4vNp3Ys6Hd1Fb0Ge5Ua2S"
+			body := `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"GITHUB_TOKEN=` + secret + `"}]}`
+			resp, err := (&http.Client{Transport: tr}).Post("https://localhost:"+strings.Split(up.Addr, ":")[1]+"/v1/messages", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(got), secret) || bytes.Contains(up.Last().Body, []byte(secret)) {
+				t.Fatalf("status %d, restored %v, upstream saw the secret %v\n%s", resp.StatusCode, strings.Contains(string(got), secret), bytes.Contains(up.Last().Body, []byte(secret)), stderr)
+			}
+		})
+	}
+}
+
+func TestRedisClientErrorsHideTheURL(t *testing.T) {
+	for _, tc := range []struct{ mode, url, want string }{
+		{"standalone", "redis://user:hunter2secret@[::1", "does not parse"},
+		{"sentinel", "redis://user:hunter2secret@sentinel:26379/0", "master_name"},
+		{"cluster", "redis://user:hunter2secret@node:6379?bogus=1", "seed nodes"},
+	} {
+		_, _, err := redisClient(tc.mode, tc.url)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "hunter2secret") {
+			t.Errorf("%s: got %v, want an error mentioning %q and not the password", tc.mode, err, tc.want)
+		}
+	}
+}

@@ -60,10 +60,11 @@ func RedisServer(t testing.TB) (srv *Server, client *redis.Client, prefix string
 // port, to simulate an outage. It keeps no data across Stop: restart means empty. It
 // is safe for concurrent use.
 type Server struct {
-	t    testing.TB
-	bin  string
-	addr string
-	dir  string
+	t     testing.TB
+	bin   string
+	addr  string
+	dir   string
+	extra []string // more arguments, after the defaults
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -102,7 +103,7 @@ func (s *Server) Start() {
 	}
 }
 
-func startServer(t testing.TB) *Server {
+func startServer(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -117,7 +118,7 @@ func startServer(t testing.TB) *Server {
 		if err != nil {
 			t.Fatalf("find a free port: %v", err)
 		}
-		s := &Server{t: t, bin: bin, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: t.TempDir()}
+		s := &Server{t: t, bin: bin, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: t.TempDir(), extra: extra}
 		if last = s.start(); last == nil {
 			t.Cleanup(s.Stop)
 			return s
@@ -138,6 +139,7 @@ func (s *Server) start() error {
 		"--port", port, "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no",
 		"--dir", s.dir, "--loglevel", "warning")
+	cmd.Args = append(cmd.Args, s.extra...)
 	out := new(bytes.Buffer) // read only after the process exits
 	cmd.Stdout = out
 	cmd.Stderr = out
@@ -223,4 +225,119 @@ func deleteKeys(t testing.TB, c *redis.Client, prefix string) {
 	if err := iter.Err(); err != nil {
 		t.Logf("clean up redis keys under %s: %v", prefix, err)
 	}
+}
+
+// RedisCluster starts a three-node Redis Cluster of throwaway redis-servers (all
+// masters, the slots split among them) and returns their addresses once the
+// cluster reports ok. Skips or fails like Redis when redis-server is missing.
+func RedisCluster(t testing.TB) []string {
+	t.Helper()
+	var nodes []*Server
+	for range 3 {
+		nodes = append(nodes, startServer(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const slots = 16384
+	addrs := make([]string, len(nodes))
+	for i, n := range nodes {
+		addrs[i] = n.addr
+		c := redis.NewClient(&redis.Options{Addr: n.addr})
+		defer c.Close()
+		lo, hi := i*slots/len(nodes), (i+1)*slots/len(nodes)-1
+		if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
+			t.Fatalf("cluster addslots on %s: %v", n.addr, err)
+		}
+		if i > 0 {
+			host, port, _ := net.SplitHostPort(n.addr)
+			first := redis.NewClient(&redis.Options{Addr: nodes[0].addr})
+			defer first.Close()
+			if err := first.Do(ctx, "CLUSTER", "MEET", host, port).Err(); err != nil {
+				t.Fatalf("cluster meet %s: %v", n.addr, err)
+			}
+		}
+	}
+	for _, a := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: a})
+		defer c.Close()
+		for {
+			info, err := c.ClusterInfo(ctx).Result()
+			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_known_nodes:3") {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("cluster on %s did not become ok: %v %s", a, err, info)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return addrs
+}
+
+// RedisSentinel starts a throwaway redis-server and one sentinel monitoring it as
+// master "mymaster", and returns the sentinel's address and the master name once the
+// sentinel knows the master.
+func RedisSentinel(t testing.TB) (sentinelAddr, master string) {
+	t.Helper()
+	master = "mymaster"
+	m := startServer(t)
+	host, port, _ := net.SplitHostPort(m.addr)
+	conf := t.TempDir() + "/sentinel.conf"
+	text := "sentinel monitor " + master + " " + host + " " + port + " 1\nsentinel down-after-milliseconds " + master + " 5000\n"
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// redis-server CONF --sentinel: the config file goes first.
+	s := startSentinel(t, conf)
+	c := redis.NewSentinelClient(&redis.Options{Addr: s.addr})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		addr, err := c.GetMasterAddrByName(ctx, master).Result()
+		if err == nil && len(addr) == 2 && net.JoinHostPort(addr[0], addr[1]) == m.addr {
+			return s.addr, master
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("sentinel does not know the master: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func startSentinel(t testing.TB, conf string) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redis-server not in PATH; CI=true: Redis tests must run")
+		}
+		t.Skip("redis-server not in PATH")
+	}
+	for range 3 {
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		cmd := exec.Command(bin, conf, "--sentinel", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", t.TempDir(), "--loglevel", "warning")
+		out := new(bytes.Buffer)
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		if err := waitReady(addr, done); err != nil {
+			_ = cmd.Process.Kill()
+			<-done
+			continue
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+		return &Server{t: t, bin: bin, addr: addr}
+	}
+	t.Fatal("start redis sentinel")
+	return nil
 }
