@@ -277,6 +277,18 @@ func (p *Proxy) LoadKnown(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// WatchKnown adds to the known-value set every value another replica sharing the
+// store tokenizes from now on, until ctx ends. It returns at once when the store is
+// not shared.
+func (p *Proxy) WatchKnown(ctx context.Context) error {
+	return p.vault.Watch(ctx, func(e tokenize.Entry) {
+		p.known.Add(e.Value.Bytes(), e.Class, KnownRuleID)
+		e.Value.Zero()
+	}, func(err error) {
+		p.log.Warn("a value tokenized by another replica could not be loaded", "err", err)
+	})
+}
+
 // dial opens an upstream connection.
 func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	if p.cfg.Dial != nil {

@@ -69,7 +69,8 @@ func (s *RedisStore) idFromKey(k string) (string, bool) {
 }
 
 // Put implements Store in one round trip: a MULTI/EXEC of HSETNX for the fixed
-// fields, HSET of the submitter field, PEXPIRE when TTL is set, and HGETALL.
+// fields, HSET of the submitter field, PEXPIRE when TTL is set, HGETALL, and a
+// PUBLISH of the id on <prefix>new for the other replicas (Watch).
 func (s *RedisStore) Put(ctx context.Context, rec Record, principal string) (Record, error) {
 	k := s.key(rec.ID)
 	var all *redis.MapStringStringCmd
@@ -83,6 +84,7 @@ func (s *RedisStore) Put(ctx context.Context, rec Record, principal string) (Rec
 			p.PExpire(ctx, k, s.TTL)
 		}
 		all = p.HGetAll(ctx, k)
+		p.Publish(ctx, s.newChannel(), rec.ID) // replicas learn the value (Watch)
 		return nil
 	})
 	if err != nil {

@@ -236,6 +236,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer p.Close()
+	// Values other replicas tokenize from now on join the known-value set; start
+	// listening before loading the ones already stored, so none falls in between.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() {
+		if err := p.WatchKnown(watchCtx); err != nil {
+			log.Warn("not hearing of values other replicas tokenize; restart to load them", "err", err)
+		}
+	}()
 	n, err := p.LoadKnown(ctx)
 	if err != nil {
 		return err

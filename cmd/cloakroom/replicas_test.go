@@ -98,6 +98,24 @@ func TestReplicasShareOneVault(t *testing.T) {
 		t.Errorf("through B for bob: got %q, want the token withheld", got)
 	}
 
+	// Known values cross replicas: a value B never saw, tokenized through A with its
+	// key name, is caught by B in prose where no rule matches. B hears of it through
+	// Redis pub/sub, moments later: bounded retries.
+	aws := "Zq8s3cR9vTx1/K7MDENGbPxRfiCYwJalrXUtnFEM"
+	send(client(addrA, "alice"), "AWS_SECRET_ACCESS_KEY="+aws)
+	caught := false
+	for range 50 {
+		send(client(addrB, "alice"), "did you paste "+aws+" on purpose?")
+		if !bytes.Contains(up.Last().Body, []byte(aws)) {
+			caught = true
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !caught {
+		t.Error("replica B never treated a value tokenized through A as known")
+	}
+
 	// A replica with another master key must not join.
 	other, _ := tokenize.GenerateMasterKey()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // it must exit, not serve
