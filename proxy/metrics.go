@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cloakroom/cloakroom/tokenize"
 )
 
 // Metric label values for outcomes.
@@ -69,4 +71,24 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}, []string{"result"})
 	reg.MustRegister(m.scanCache, m.requests, m.scanDuration, m.scannedBytes, m.detections, m.tokenized, m.restores, m.vaultErrors)
 	return m
+}
+
+// registerVaultMetrics exposes the hit and miss counts of the vault's in-memory
+// cache, whose ratio says whether cache_size fits the working set.
+func registerVaultMetrics(reg prometheus.Registerer, v *tokenize.Vault) {
+	for _, c := range []struct {
+		op, result string
+		get        func(tokenize.VaultStats) uint64
+	}{
+		{"tokenize", "hit", func(s tokenize.VaultStats) uint64 { return s.TokenizeHits }},
+		{"tokenize", "miss", func(s tokenize.VaultStats) uint64 { return s.TokenizeMisses }},
+		{"lookup", "hit", func(s tokenize.VaultStats) uint64 { return s.LookupHits }},
+		{"lookup", "miss", func(s tokenize.VaultStats) uint64 { return s.LookupMisses }},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "cloakroom_vault_cache_total",
+			Help:        "Vault operations answered from the in-memory cache (hit) or the store (miss), by operation.",
+			ConstLabels: prometheus.Labels{"op": c.op, "result": c.result},
+		}, func() float64 { return float64(c.get(v.Stats())) }))
+	}
 }

@@ -179,6 +179,7 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 		reg = prometheus.NewRegistry()
 	}
 	p.metrics = newMetrics(reg)
+	registerVaultMetrics(reg, p.vault)
 	p.transport = newTransport(cfg.UpstreamRootCAs, p.dial)
 	// WebSocket handshakes are HTTP/1.1 upgrades: a transport that never offers h2.
 	p.wsTransport = p.transport.Clone()

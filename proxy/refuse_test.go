@@ -323,6 +323,7 @@ func TestAdminEndpoints(t *testing.T) {
 		`cloakroom_requests_total{host="api.anthropic.com",outcome="forwarded",principal="unauthenticated"} 1`,
 		`cloakroom_tokens_minted_total{class=`, `cloakroom_detections_total{rule=`,
 		`cloakroom_scan_duration_seconds_count 1`, `cloakroom_restores_total{outcome="restored"}`,
+		`cloakroom_vault_cache_total{op="tokenize",result="miss"}`, `cloakroom_vault_cache_total{op="lookup",result="hit"}`,
 	} {
 		if !strings.Contains(metrics, m) {
 			t.Errorf("metrics lack %s", m)
