@@ -46,6 +46,8 @@ commands:
   env       print the environment lines an agent needs to use the proxy
   agent add NAME
             make credentials for an agent (a token, and the hash to configure)
+  vault export|import [serve flags]
+            move tokens between stores, sealed (stdout / stdin)
   scan [--format text|json|sarif] [--config FILE] [--show-secrets] [PATH...|-]
             scan files, directories or stdin for secrets (exit 1 on findings)
   version   print the version
@@ -72,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = envCmd(args[1:], stdout)
 	case "agent":
 		err = agentCmd(args[1:], stdout)
+	case "vault":
+		err = vaultCmd(context.Background(), args[1:], os.Stdin, stdout, stderr)
 	case "scan":
 		return scanCmd(args[1:], os.Stdin, stdout, stderr)
 	case "version":
