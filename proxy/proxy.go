@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/elazarl/goproxy"
@@ -120,7 +121,9 @@ type Proxy struct {
 	maxBody     int64
 	hosts       *hostMatcher
 	gp          *goproxy.ProxyHttpServer
-	transport   *http.Transport
+	transport   *http.Transport   // upstreams[0]: goproxy's plain-HTTP path, clones
+	upstreams   []*http.Transport // requests spread over these (see upstreamPool)
+	next        atomic.Uint32
 	wsTransport *http.Transport
 	detector    *detect.Detector
 	known       *detect.KnownSet
@@ -180,7 +183,10 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 	}
 	p.metrics = newMetrics(reg)
 	registerVaultMetrics(reg, p.vault)
-	p.transport = newTransport(cfg.UpstreamRootCAs, p.dial)
+	for range upstreamPool {
+		p.upstreams = append(p.upstreams, newTransport(cfg.UpstreamRootCAs, p.dial))
+	}
+	p.transport = p.upstreams[0]
 	// WebSocket handshakes are HTTP/1.1 upgrades: a transport that never offers h2.
 	p.wsTransport = p.transport.Clone()
 	p.wsTransport.ForceAttemptHTTP2 = false
@@ -195,6 +201,17 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 	}
 	p.mitm = p.newMITM()
 	return p, nil
+}
+
+// upstreamPool is how many upstream transports requests are spread over. Each
+// speaks HTTP/2 on one connection per host, and every agent's requests multiplexed
+// on a single connection queue behind each other's bodies: a few connections let
+// concurrent agents upload in parallel, as they would without the proxy.
+const upstreamPool = 4
+
+// upstream returns the transport for the next request.
+func (p *Proxy) upstream() *http.Transport {
+	return p.upstreams[p.next.Add(1)%uint32(len(p.upstreams))]
 }
 
 // newTransport returns the upstream transport: TLS always verified, no proxy from
@@ -235,7 +252,9 @@ func (p *Proxy) Close() {
 	p.mitm.ln.Close()
 	_ = p.mitm.srv.Close()
 	<-p.mitm.done
-	p.transport.CloseIdleConnections()
+	for _, t := range p.upstreams {
+		t.CloseIdleConnections()
+	}
 	p.wsTransport.CloseIdleConnections()
 }
 

@@ -129,7 +129,7 @@ func (p *Proxy) exchange(req *http.Request, st *reqState) *http.Response {
 		return resp
 	}
 	st.upstream = time.Now()
-	resp, err := p.transport.RoundTrip(req)
+	resp, err := p.upstream().RoundTrip(req)
 	if err != nil {
 		if req.Context().Err() != nil {
 			err = req.Context().Err()
