@@ -556,3 +556,30 @@ func TestDenseKeywordsKeepFindings(t *testing.T) {
 		t.Fatal("no rule checked")
 	}
 }
+
+// A real key is never taken for a placeholder because its random body happens to
+// spell xxxxx (seen once in CI: a P-256 key with "XXXXX" in its base64); long x runs
+// and x-dominated short values still are placeholders.
+func TestExampleMarkersVersusRandomKeys(t *testing.T) {
+	d, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem := fakePEM("EC PRIVATE KEY", "xrun", 3, "\n")
+	pem = strings.Replace(pem, pem[60:65], "XXXXX", 1)
+	text := "and this key:\n" + pem + "\nThanks!"
+	found := false
+	for _, f := range d.Scan([]byte(text)) {
+		if f.RuleID == "private-key" && text[f.Start:f.End] == pem {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("a private key whose body holds XXXXX was not found")
+	}
+	for _, v := range []string{"sk-proj-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxxxxx12", "AKIAXXXXXXXXXXXXXXXX"} {
+		if !looksExample([]byte(v)) {
+			t.Errorf("%q: want a placeholder", v)
+		}
+	}
+}

@@ -41,9 +41,15 @@ func entropy(b []byte) float64 {
 // placeholder whatever rule found it. Each is long or odd enough that a random token
 // holds it by chance with negligible probability.
 var exampleMarkers = [][]byte{
-	[]byte("example"), []byte("xxxxx"), []byte("*****"), []byte("placeholder"),
+	[]byte("example"), []byte("*****"), []byte("placeholder"),
 	[]byte("your_"), []byte("your-"), []byte("<your"), []byte("${"), []byte("{{"),
 }
+
+// xRun is the run of x (any case) that marks a placeholder (sk-xxxxxxxx) anywhere in a
+// secret. A shorter run of 5 or more counts only where it is a good part of a short
+// secret: random base64 holds "xXxxX" often enough (once in about 200,000 keys) that
+// a real private key must not be taken for an example because of it.
+const xRun = 8
 
 // looksExample reports whether a secret found by any rule is a documentation example
 // or a placeholder.
@@ -55,7 +61,16 @@ func looksExample(b []byte) bool {
 			return true
 		}
 	}
-	return false
+	run, longest := 0, 0
+	for _, c := range low {
+		if c == 'x' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return longest >= xRun || longest >= 5 && 4*longest >= len(b)
 }
 
 // hasPrefixFold reports whether b starts with the lowercase ASCII string p, ignoring
