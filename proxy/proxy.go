@@ -36,6 +36,9 @@ const (
 	DefaultPrincipal    = "default"
 	// KnownRuleID names findings of values already in the vault that no pattern matched.
 	KnownRuleID = "known-value"
+	// VaultCallTimeout bounds each vault call a request makes: a store that does not
+	// answer in time refuses the request (503 vault) rather than holding it.
+	VaultCallTimeout = 2 * time.Second
 )
 
 // Config is the proxy's runtime configuration.

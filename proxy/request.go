@@ -302,7 +302,9 @@ func (p *Proxy) tokenizeFindings(ctx context.Context, st *reqState, path string,
 	reps := make([]walk.Replacement, 0, len(fs))
 	for _, f := range fs {
 		value := s[f.Start:f.End]
-		tok, err := p.vault.Tokenize(ctx, value, f.Class, f.RuleID, st.rec.Principal)
+		vctx, cancel := context.WithTimeout(ctx, VaultCallTimeout)
+		tok, err := p.vault.Tokenize(vctx, value, f.Class, f.RuleID, st.rec.Principal)
+		cancel()
 		if err != nil {
 			return nil, &vaultError{fmt.Errorf("tokenize %s: %w", f.RuleID, err)}
 		}

@@ -158,7 +158,9 @@ func (r *restorer) value(tok tokenize.Token) ([]byte, bool) {
 }
 
 func (r *restorer) decide(tok tokenize.Token) *secret.Value {
-	e, err := r.p.vault.Lookup(r.ctx, tok)
+	ctx, cancel := context.WithTimeout(r.ctx, VaultCallTimeout)
+	e, err := r.p.vault.Lookup(ctx, tok)
+	cancel()
 	if errors.Is(err, tokenize.ErrNotFound) {
 		r.p.metrics.restores.WithLabelValues(restoreUnknown).Inc()
 		return nil

@@ -195,6 +195,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	clear(dir.master)
+	redis.SetLogger(redisLogger{log})
 	store, closeStore, err := openStore(ctx, cfg, dir)
 	if err != nil {
 		return err
@@ -339,20 +340,57 @@ func redisClient(mode, rawURL string) (redis.UniversalClient, string, error) {
 		if err != nil || o.MasterName == "" {
 			return nil, "", errors.New("redis: a sentinel URL names the sentinels and the master: redis://[user:password@]sentinel:26379/0?master_name=NAME&addr=sentinel2:26379")
 		}
+		o.ContextTimeoutEnabled = true
+		o.DialTimeout, o.MaxRetries, o.DialerRetries = orDefault(o.DialTimeout, redisDialTimeout), orRetries(o.MaxRetries), orRetries(o.DialerRetries)
 		return redis.NewFailoverClient(o), strings.Join(o.SentinelAddrs, ","), nil
 	case "cluster":
 		o, err := redis.ParseClusterURL(rawURL)
 		if err != nil {
 			return nil, "", errors.New("redis: a cluster URL names seed nodes: redis://[user:password@]node1:6379?addr=node2:6379&addr=node3:6379")
 		}
+		o.ContextTimeoutEnabled = true
+		o.DialTimeout, o.MaxRetries, o.DialerRetries = orDefault(o.DialTimeout, redisDialTimeout), orRetries(o.MaxRetries), orRetries(o.DialerRetries)
 		return redis.NewClusterClient(o), strings.Join(o.Addrs, ","), nil
 	default:
 		o, err := redis.ParseURL(rawURL)
 		if err != nil {
 			return nil, "", errors.New("redis: the URL does not parse (redis://[user:password@]host:port/db, rediss:// for TLS)")
 		}
+		o.ContextTimeoutEnabled = true
+		o.DialTimeout, o.MaxRetries, o.DialerRetries = orDefault(o.DialTimeout, redisDialTimeout), orRetries(o.MaxRetries), orRetries(o.DialerRetries)
 		return redis.NewClient(o), o.Addr, nil
 	}
+}
+
+// Redis client settings when the URL sets none. Requests wait on the vault, so an
+// unreachable Redis must be told quickly (a refusal in about a second, not the
+// library's default of several retries of several dials), and every call honours
+// its context's deadline (the proxy gives each one vault call timeout).
+const (
+	redisDialTimeout = time.Second
+	redisRetries     = 1
+)
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func orRetries(n int) int {
+	if n == 0 {
+		return redisRetries
+	}
+	return n
+}
+
+// redisLogger sends go-redis's own messages (reconnects, dial failures: addresses,
+// never values) to slog at debug level instead of its global stderr logger.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.Debug("redis", "msg", fmt.Sprintf(format, v...))
 }
 
 func openAudit(path string) (*audit.Writer, error) {
