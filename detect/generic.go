@@ -53,17 +53,8 @@ func keyKind(key []byte) int {
 		return kindNone
 	}
 	var buf [64]byte
-	n := 0
-	for _, c := range key {
-		if isAlnum(c) {
-			buf[n] = lowerASCII(c)
-			n++
-		}
-	}
-	for n > 0 && isDigit(buf[n-1]) {
-		n--
-	}
-	norm := buf[:n]
+	norm := normKey(&buf, key)
+	n := len(norm)
 	if n == 0 || !stemEnds[norm[n-1]] {
 		return kindNone
 	}
@@ -86,6 +77,23 @@ func keyKind(key []byte) int {
 		}
 	}
 	return kindNone
+}
+
+// normKey writes key (at most 64 bytes) to buf as rule bodies compare key names:
+// letters and digits only, lower case, trailing digits dropped (DB_PASSWORD2 and
+// dbPassword compare as "dbpassword").
+func normKey(buf *[64]byte, key []byte) []byte {
+	n := 0
+	for _, c := range key {
+		if isAlnum(c) && n < len(buf) {
+			buf[n] = lowerASCII(c)
+			n++
+		}
+	}
+	for n > 0 && isDigit(buf[n-1]) {
+		n--
+	}
+	return buf[:n]
 }
 
 // passBoundary reports whether a key ending in "pass" (bar trailing digits and

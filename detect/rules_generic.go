@@ -76,18 +76,8 @@ func namedKey(key []byte) bool {
 		return false
 	}
 	var buf [64]byte
-	n := 0
-	for _, c := range key {
-		if isAlnum(c) {
-			buf[n] = lowerASCII(c)
-			n++
-		}
-	}
-	for n > 0 && isDigit(buf[n-1]) {
-		n--
-	}
-	norm := buf[:n]
-	if n <= 5 || !bytes.HasSuffix(norm, []byte("key")) {
+	norm := normKey(&buf, key)
+	if len(norm) <= 5 || !bytes.HasSuffix(norm, []byte("key")) {
 		return false
 	}
 	for _, x := range notKeyNames {
