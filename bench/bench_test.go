@@ -3,24 +3,15 @@ package bench
 import (
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/cloakroom/cloakroom/detect"
-	"github.com/cloakroom/cloakroom/internal/audit"
 	"github.com/cloakroom/cloakroom/internal/fakeapi"
 	"github.com/cloakroom/cloakroom/proxy"
 	"github.com/cloakroom/cloakroom/tokenize"
@@ -51,51 +42,9 @@ var modes = []string{"direct", "proxy"}
 func newRig(tb testing.TB) *rig {
 	tb.Helper()
 	fake := fakeapi.Start(tb, fakeapi.Options{Chunk: 4096, WholeWrites: true})
-	certPEM, keyPEM, err := proxy.GenerateCA("cloakroom bench CA")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ca, err := proxy.NewCA(certPEM, keyPEM)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
-	det, err := detect.New(detect.Config{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keys, err := tokenize.NewKeys(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	store, err := tokenize.OpenBolt(filepath.Join(tb.TempDir(), "vault.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = store.Close() })
-	vault, err := tokenize.NewVault(tokenize.VaultConfig{Keys: keys, Store: store})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p, err := proxy.New(proxy.Config{CA: ca, UpstreamRootCAs: fake.RootCAs, Dial: fake.Dial}, proxy.Deps{
-		Detector: det, Known: detect.NewKnownSet(0), Vault: vault,
-		Audit:      audit.New(io.Discard),
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registerer: prometheus.NewRegistry(),
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv := httptest.NewServer(p.Handler())
-	tb.Cleanup(func() {
-		srv.Close()
-		p.Close()
-	})
-	proxyURL, err := url.Parse(srv.URL)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	ca, pool := newBenchCA(tb)
+	vault := newBenchVault(tb)
+	proxyURL := serveProxy(tb, proxy.Config{CA: ca, UpstreamRootCAs: fake.RootCAs, Dial: fake.Dial}, quietDeps(newDetector(tb), vault))
 	// Both clients speak HTTP/1.1 with keep-alive, as agents do through HTTPS_PROXY.
 	direct := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: fake.RootCAs}, DialContext: fake.Dial}
 	proxied := &http.Transport{Proxy: http.ProxyURL(proxyURL), TLSClientConfig: &tls.Config{RootCAs: pool}}

@@ -91,41 +91,10 @@ func NewPathRig(tb testing.TB, opts PathOptions) *PathRig {
 	tb.Helper()
 	n := max(opts.Clients, 1)
 	fake := fakeapi.Start(tb, fakeapi.Options{Chunk: 4096, WholeWrites: true})
-	certPEM, keyPEM, err := proxy.GenerateCA("cloakroom bench CA")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ca, err := proxy.NewCA(certPEM, keyPEM)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
-	det, err := detect.New(detect.Config{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keys, err := tokenize.NewKeys(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	store, err := tokenize.OpenBolt(filepath.Join(tb.TempDir(), "vault.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = store.Close() })
-	vault, err := tokenize.NewVault(tokenize.VaultConfig{Keys: keys, Store: store})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	deps := func() proxy.Deps {
-		return proxy.Deps{
-			Detector: det, Known: detect.NewKnownSet(0), Vault: vault,
-			Audit:      audit.New(io.Discard),
-			Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Registerer: prometheus.NewRegistry(),
-		}
-	}
+	ca, pool := newBenchCA(tb)
+	det := newDetector(tb)
+	vault := newBenchVault(tb)
+	deps := func() proxy.Deps { return quietDeps(det, vault) }
 	base := proxy.Config{CA: ca, UpstreamRootCAs: fake.RootCAs, Dial: fake.Dial, MaxBodyBytes: opts.MaxBodyBytes}
 	if opts.NoScanCache {
 		base.ScanCacheEntries = -1
@@ -151,6 +120,64 @@ func NewPathRig(tb testing.TB, opts PathOptions) *PathRig {
 			Proxy: http.ProxyURL(interceptURL), TLSClientConfig: &tls.Config{RootCAs: pool}}))
 	}
 	return r
+}
+
+// newBenchCA returns a fresh CA for the proxies of a rig and a pool trusting it.
+func newBenchCA(tb testing.TB) (*proxy.CA, *x509.CertPool) {
+	tb.Helper()
+	certPEM, keyPEM, err := proxy.GenerateCA("cloakroom bench CA")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ca, err := proxy.NewCA(certPEM, keyPEM)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	return ca, pool
+}
+
+func newDetector(tb testing.TB) *detect.Detector {
+	tb.Helper()
+	det, err := detect.New(detect.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return det
+}
+
+// benchMasterKey is the master key of every bench vault.
+var benchMasterKey = bytes.Repeat([]byte{7}, 32)
+
+// newBenchVault returns a vault on a fresh embedded store, closed at cleanup.
+func newBenchVault(tb testing.TB) *tokenize.Vault {
+	tb.Helper()
+	keys, err := tokenize.NewKeys(benchMasterKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	store, err := tokenize.OpenBolt(filepath.Join(tb.TempDir(), "vault.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = store.Close() })
+	vault, err := tokenize.NewVault(tokenize.VaultConfig{Keys: keys, Store: store})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return vault
+}
+
+// quietDeps are a proxy's parts for benchmarks: audit and logs discarded, a
+// registry of its own.
+func quietDeps(det *detect.Detector, vault *tokenize.Vault) proxy.Deps {
+	return proxy.Deps{
+		Detector: det, Known: detect.NewKnownSet(0), Vault: vault,
+		Audit:      audit.New(io.Discard),
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Registerer: prometheus.NewRegistry(),
+	}
 }
 
 func serveProxy(tb testing.TB, cfg proxy.Config, deps proxy.Deps) *url.URL {

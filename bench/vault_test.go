@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,11 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cloakroom/cloakroom/detect"
-	"github.com/cloakroom/cloakroom/internal/audit"
 	"github.com/cloakroom/cloakroom/internal/fakeapi"
 	"github.com/cloakroom/cloakroom/internal/testutil"
 	"github.com/cloakroom/cloakroom/proxy"
@@ -258,20 +255,11 @@ func newReplicaRig(tb testing.TB, n int, storeKind string) *replicaRig {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		det, err := detect.New(detect.Config{})
-		if err != nil {
-			tb.Fatal(err)
-		}
 		vault, err := tokenize.NewVault(tokenize.VaultConfig{Keys: keys, Store: store})
 		if err != nil {
 			tb.Fatal(err)
 		}
-		p, err := proxy.New(proxy.Config{CA: ca, UpstreamRootCAs: fake.RootCAs, Dial: fake.Dial}, proxy.Deps{
-			Detector: det, Known: detect.NewKnownSet(0), Vault: vault,
-			Audit:      audit.New(io.Discard),
-			Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Registerer: prometheus.NewRegistry(),
-		})
+		p, err := proxy.New(proxy.Config{CA: ca, UpstreamRootCAs: fake.RootCAs, Dial: fake.Dial}, quietDeps(newDetector(tb), vault))
 		if err != nil {
 			tb.Fatal(err)
 		}
