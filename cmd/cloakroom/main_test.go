@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -343,5 +344,35 @@ func TestShippedConfigIsTheDefaults(t *testing.T) {
 	}
 	if !reflect.DeepEqual(withFile, defaults) {
 		t.Errorf("the shipped config differs from the defaults:\n file     %+v\n defaults %+v", withFile, defaults)
+	}
+}
+
+// Every serve flag is documented in the README's configuration table and in
+// configs/cloakroom.yaml (which names each key's flag in brackets).
+func TestServeFlagsDocumented(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join("..", "..", "configs", "cloakroom.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	help, err := exec.Command(buildBinary(t), "serve", "-h").CombinedOutput()
+	if err != nil {
+		t.Fatalf("serve -h: %v", err)
+	}
+	flags := regexp.MustCompile(`(?m)^  -([a-z-]+)`).FindAllStringSubmatch(string(help), -1)
+	if len(flags) < 10 {
+		t.Fatalf("found %d flags in serve -h output: %s", len(flags), help)
+	}
+	for _, f := range flags {
+		name := "--" + f[1]
+		if !bytes.Contains(readme, []byte("`"+name)) {
+			t.Errorf("README does not document %s", name)
+		}
+		if name != "--config" && !regexp.MustCompile(regexp.QuoteMeta(name)+`[\],]`).Match(cfg) {
+			t.Errorf("configs/cloakroom.yaml does not name %s", name)
+		}
 	}
 }
