@@ -149,7 +149,11 @@ func assignment(want int) Matcher {
 	}
 }
 
-func matchAssignment(in []byte, ks, ke, want int) (int, int, bool) {
+// assignAt parses "key <op> value" around the keyword hit in[ks:ke] (env files,
+// YAML, JSON text, code, --flags, headers) and returns the key, the value's span and
+// whether the syntax was unambiguous (a quoted value, KEY=value or a --flag).
+// subscript also takes a key written as an index, config["password"] = ….
+func assignAt(in []byte, ks, ke int, subscript bool) (key []byte, vs, ve int, strong, ok bool) {
 	kl, kr := ks, ke
 	for kl > 0 && ks-kl <= 64 && isKeyChar(in[kl-1]) {
 		kl--
@@ -158,9 +162,9 @@ func matchAssignment(in []byte, ks, ke, want int) (int, int, bool) {
 		kr++
 	}
 	if kl > 0 && isKeyChar(in[kl-1]) || kr < len(in) && isKeyChar(in[kr]) {
-		return 0, 0, false // not a key: a long run such as base64
+		return nil, 0, 0, false, false
 	}
-	key := in[kl:kr]
+	key = in[kl:kr]
 	flag := len(key) > 2 && key[0] == '-' && key[1] == '-'
 	for len(key) > 0 && (key[len(key)-1] == '.' || key[len(key)-1] == '-') {
 		key = key[:len(key)-1]
@@ -173,7 +177,7 @@ func matchAssignment(in []byte, ks, ke, want int) (int, int, bool) {
 	} else if kl > 1 && in[kl-1] == '"' && in[kl-2] == '\\' && i+1 < len(in) && in[i] == '\\' && in[i+1] == '"' {
 		i += 2
 	}
-	if i > kr && i < len(in) && in[i] == ']' { // config["password"] = ...
+	if subscript && i > kr && i < len(in) && in[i] == ']' {
 		i++
 	}
 	j := skipBlanks(in, i)
@@ -187,19 +191,19 @@ func matchAssignment(in []byte, ks, ke, want int) (int, int, bool) {
 	case j < len(in) && in[j] == ':' && (j+1 == len(in) || in[j+1] != ':'):
 		j++
 	case flag && j > i && j < len(in):
-		// --flag value
 	default:
-		return 0, 0, false
+		return nil, 0, 0, false, false
 	}
-	if keyKind(key) != want {
-		return 0, 0, false
-	}
-	j = skipBlanks(in, j)
-	vs, ve, quoted, ok := value(in, j)
+	vs, ve, quoted, ok := value(in, skipBlanks(in, j))
 	if !ok {
-		return 0, 0, false
+		return nil, 0, 0, false, false
 	}
-	if !plausibleSecret(in[vs:ve], want, quoted || tight || flag) {
+	return key, vs, ve, quoted || tight || flag, true
+}
+
+func matchAssignment(in []byte, ks, ke, want int) (int, int, bool) {
+	key, vs, ve, strong, ok := assignAt(in, ks, ke, true)
+	if !ok || keyKind(key) != want || !plausibleSecret(in[vs:ve], want, strong) {
 		return 0, 0, false
 	}
 	return vs, ve, true

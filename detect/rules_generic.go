@@ -9,54 +9,6 @@ import (
 // (ENCRYPTION_KEY, signingKey), framework secrets, credentials on command lines and
 // in .netrc files, and Authorization schemes other than Bearer, Basic and Token.
 
-// assignAt parses "key <op> value" around the keyword hit in[ks:ke] the way
-// matchAssignment does (env files, YAML, JSON text, code, --flags, headers) and
-// returns the key, the value's span and whether the syntax was unambiguous (a quoted
-// value, KEY=value or a --flag).
-func assignAt(in []byte, ks, ke int) (key []byte, vs, ve int, strong, ok bool) {
-	kl, kr := ks, ke
-	for kl > 0 && ks-kl <= 64 && isKeyChar(in[kl-1]) {
-		kl--
-	}
-	for kr < len(in) && kr-ke <= 64 && isKeyChar(in[kr]) {
-		kr++
-	}
-	if kl > 0 && isKeyChar(in[kl-1]) || kr < len(in) && isKeyChar(in[kr]) {
-		return nil, 0, 0, false, false
-	}
-	key = in[kl:kr]
-	flag := len(key) > 2 && key[0] == '-' && key[1] == '-'
-	for len(key) > 0 && (key[len(key)-1] == '.' || key[len(key)-1] == '-') {
-		key = key[:len(key)-1]
-		kr--
-	}
-	i := kr
-	if kl > 0 && i < len(in) && isQuote(in[kl-1]) && in[i] == in[kl-1] {
-		i++
-	} else if kl > 1 && in[kl-1] == '"' && in[kl-2] == '\\' && i+1 < len(in) && in[i] == '\\' && in[i+1] == '"' {
-		i += 2
-	}
-	j := skipBlanks(in, i)
-	tight := false
-	switch {
-	case j+1 < len(in) && (in[j] == ':' && in[j+1] == '=' || in[j] == '=' && in[j+1] == '>'):
-		j += 2
-	case j < len(in) && in[j] == '=' && (j+1 == len(in) || in[j+1] != '='):
-		tight = j == kr && j+1 < len(in) && !isBlank(in[j+1])
-		j++
-	case j < len(in) && in[j] == ':' && (j+1 == len(in) || in[j+1] != ':'):
-		j++
-	case flag && j > i && j < len(in):
-	default:
-		return nil, 0, 0, false, false
-	}
-	vs, ve, quoted, ok := value(in, skipBlanks(in, j))
-	if !ok {
-		return nil, 0, 0, false, false
-	}
-	return key, vs, ve, quoted || tight || flag, true
-}
-
 // notKeyNames are parts of key names ending in "key" that name something public or
 // structural: public keys, database and cache keys, keyboard shortcuts.
 var notKeyNames = []string{
@@ -133,7 +85,7 @@ func randomish(v []byte) bool {
 
 // matchNamedKey finds a random value assigned to a key name namedKey accepts.
 func matchNamedKey(in []byte, ks, ke int) (int, int, bool) {
-	key, vs, ve, strong, ok := assignAt(in, ks, ke)
+	key, vs, ve, strong, ok := assignAt(in, ks, ke, false)
 	if !ok || ve-vs < 16 {
 		return 0, 0, false
 	}
