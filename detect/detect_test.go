@@ -40,36 +40,41 @@ func describe(fs []Finding) string {
 func TestRuleSamples(t *testing.T) {
 	d := newDefault(t)
 	for _, r := range d.Rules() {
-		t.Run(r.ID, func(t *testing.T) {
-			if len(r.TruePositives) == 0 || len(r.FalsePositives) == 0 {
-				t.Fatalf("got %d true and %d false positives, want at least one of each",
-					len(r.TruePositives), len(r.FalsePositives))
+		t.Run(r.ID, func(t *testing.T) { checkSamples(t, d, r) })
+	}
+}
+
+// checkSamples runs r's samples through d: each true positive must be found by r
+// with its exact span, no false positive by r.
+func checkSamples(t *testing.T, d *Detector, r Rule) {
+	t.Helper()
+	if len(r.TruePositives) == 0 || len(r.FalsePositives) == 0 {
+		t.Fatalf("got %d true and %d false positives, want at least one of each",
+			len(r.TruePositives), len(r.FalsePositives))
+	}
+	for i, s := range r.TruePositives {
+		if s.Secret == "" || !strings.Contains(s.Text, s.Secret) {
+			t.Errorf("true positive %d: secret is empty or not in its text", i)
+			continue
+		}
+		fs := run(d, s)
+		ok := false
+		for _, f := range fs {
+			if f.RuleID == r.ID && s.Text[f.Start:f.End] == s.Secret {
+				ok = true
 			}
-			for i, s := range r.TruePositives {
-				if s.Secret == "" || !strings.Contains(s.Text, s.Secret) {
-					t.Errorf("true positive %d: secret is empty or not in its text", i)
-					continue
-				}
-				fs := run(d, s)
-				ok := false
-				for _, f := range fs {
-					if f.RuleID == r.ID && s.Text[f.Start:f.End] == s.Secret {
-						ok = true
-					}
-				}
-				if !ok {
-					want := strings.Index(s.Text, s.Secret)
-					t.Errorf("true positive %d: got %s, want %s[%d:%d]", i, describe(fs), r.ID, want, want+len(s.Secret))
-				}
+		}
+		if !ok {
+			want := strings.Index(s.Text, s.Secret)
+			t.Errorf("true positive %d: got %s, want %s[%d:%d]", i, describe(fs), r.ID, want, want+len(s.Secret))
+		}
+	}
+	for i, s := range r.FalsePositives {
+		for _, f := range run(d, s) {
+			if f.RuleID == r.ID {
+				t.Errorf("false positive %d (%.40q...): got %s[%d:%d], want none", i, s.Text, f.RuleID, f.Start, f.End)
 			}
-			for i, s := range r.FalsePositives {
-				for _, f := range run(d, s) {
-					if f.RuleID == r.ID {
-						t.Errorf("false positive %d (%.40q...): got %s[%d:%d], want none", i, s.Text, f.RuleID, f.Start, f.End)
-					}
-				}
-			}
-		})
+		}
 	}
 }
 
