@@ -79,6 +79,10 @@ func parseGateway(routes map[string]string) (map[string]gatewayRoute, []error) {
 // serveGateway serves requests sent to the proxy listener as to a server (no
 // absolute URL, no CONNECT): base-URL routes, or a 404 that explains how to use us.
 func (p *Proxy) serveGateway(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == ResolvePath {
+		p.serveResolve(w, r)
+		return
+	}
 	name, rest := splitRoute(r.URL.EscapedPath())
 	route, ok := p.gw[name]
 	if !ok {

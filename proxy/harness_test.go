@@ -28,6 +28,7 @@ import (
 	"github.com/cloakroom/cloakroom/internal/audit"
 	"github.com/cloakroom/cloakroom/internal/fakeapi"
 	"github.com/cloakroom/cloakroom/proxy"
+	"github.com/cloakroom/cloakroom/resolver"
 	"github.com/cloakroom/cloakroom/tokenize"
 )
 
@@ -63,13 +64,18 @@ type harness struct {
 	audit    *syncBuffer
 	reg      *prometheus.Registry
 	canaries []string
+	// injectHost is an egress host where values are meant to arrive (after
+	// approval); its requests are checked by the tests themselves.
+	injectHost string
 }
 
 type harnessOpts struct {
-	cfg   proxy.Config
-	det   detect.Config // detector configuration (zero: the built-in catalog)
-	store tokenize.Store
-	up    fakeapi.Options
+	cfg       proxy.Config
+	det       detect.Config // detector configuration (zero: the built-in catalog)
+	store     tokenize.Store
+	up        fakeapi.Options
+	policy    resolver.Policy // nil: resolver.SubmitterOnly
+	approvals resolver.ApprovalStore
 }
 
 var testMasterKey = bytes.Repeat([]byte{7}, 32)
@@ -118,6 +124,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.p, err = proxy.New(cfg, proxy.Deps{
 		Detector: det, Known: detect.NewKnownSet(0), Vault: h.vault,
+		Policy: o.policy, Approvals: o.approvals,
 		Audit: audit.New(h.audit), Logger: logger, Registerer: h.reg,
 	})
 	if err != nil {
@@ -155,6 +162,9 @@ func (h *harness) assertNoLeaks() {
 	sinks := map[string]string{"logs": h.logs.String(), "audit": h.audit.String(), "metrics": rec.Body.String()}
 	var upstream strings.Builder
 	for _, r := range h.up.Requests() {
+		if h.injectHost != "" && r.Host == h.injectHost {
+			continue
+		}
 		upstream.WriteString(r.RawQuery)
 		for k, vs := range r.Header {
 			upstream.WriteString(k + ": " + strings.Join(vs, ",") + "\n")
@@ -222,7 +232,9 @@ func (h *harness) auditRecords() []audit.Record {
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			h.t.Fatalf("audit line is not JSON: %v", err)
 		}
-		out = append(out, r)
+		if r.Type == audit.TypeRequest {
+			out = append(out, r)
+		}
 	}
 	return out
 }

@@ -31,6 +31,7 @@ type metrics struct {
 	restores     *prometheus.CounterVec
 	vaultErrors  prometheus.Counter
 	scanCache    *prometheus.CounterVec
+	decisions    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -69,7 +70,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "cloakroom_scan_cache_lookups_total",
 		Help: "Scan-cache lookups for long request strings: clean (a JSON literal seen before to hold nothing: not even decoded), hit (findings reused), known_rescan (only the known values were scanned again: new ones were learned since), miss (scanned).",
 	}, []string{"result"})
-	reg.MustRegister(m.scanCache, m.requests, m.scanDuration, m.scannedBytes, m.detections, m.tokenized, m.restores, m.vaultErrors)
+	m.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cloakroom_decisions_total",
+		Help: "Policy decisions and approval events, by direction (restore, egress, api) and event (allow, deny, approval_requested, granted, denied, expired, grant_used).",
+	}, []string{"direction", "event"})
+	reg.MustRegister(m.decisions, m.scanCache, m.requests, m.scanDuration, m.scannedBytes, m.detections, m.tokenized, m.restores, m.vaultErrors)
 	return m
 }
 

@@ -134,6 +134,10 @@ func (p *Proxy) serveTunnel(w http.ResponseWriter, r *http.Request) {
 			"cloakroom refused the request: its Host header does not name the host the tunnel was opened to"))
 		return
 	}
+	if cs.egress {
+		p.serveEgress(w, r, st, cs.target, r.Host)
+		return
+	}
 	p.serveIntercepted(w, r, st, cs.target, r.Host)
 }
 
@@ -141,17 +145,7 @@ func (p *Proxy) serveTunnel(w http.ResponseWriter, r *http.Request) {
 // or a gateway route's) with Host header host, redacted, and writes the restored
 // response.
 func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request, st *reqState, target, host string) {
-	out := r.Clone(r.Context())
-	out.RequestURI = ""
-	out.URL.Scheme = "https"
-	out.URL.Host = target
-	out.Host = host
-	removeHopHeaders(out.Header)
-	// The body is read whole before it is forwarded, so asking the upstream to
-	// confirm first would only add a round trip. The agent's own Expect was
-	// answered by our server when the body was read.
-	out.Header.Del("Expect")
-	out.Close = false
+	out := upstreamRequest(r, target, host)
 	if isWebSocket(r) {
 		p.serveWebSocket(w, r, st, host)
 		return
@@ -163,6 +157,34 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request, st *req
 	}
 	out = out.WithContext(httptrace.WithClientTrace(out.Context(), relay1xx(w)))
 	p.writeResponse(w, r, p.exchangeSafely(out, st))
+}
+
+// upstreamRequest is the agent's request r readdressed to https://target with Host
+// header host, hop-by-hop headers removed.
+func upstreamRequest(r *http.Request, target, host string) *http.Request {
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	out.URL.Scheme = "https"
+	out.URL.Host = target
+	out.Host = host
+	removeHopHeaders(out.Header)
+	// The body is read whole before it is forwarded, so asking the upstream to
+	// confirm first would only add a round trip. The agent's own Expect was
+	// answered by our server when the body was read.
+	out.Header.Del("Expect")
+	out.Close = false
+	return out
+}
+
+// serveEgress forwards one request decrypted from a tunnel to an egress host.
+func (p *Proxy) serveEgress(w http.ResponseWriter, r *http.Request, st *reqState, target, host string) {
+	out := upstreamRequest(r, target, host)
+	if isUpgrade(r.Header) {
+		p.writeResponse(w, r, p.refuse(r, st, http.StatusNotImplemented, errClassUpgrade,
+			"cloakroom does not relay upgraded connections to egress hosts"))
+		return
+	}
+	p.writeResponse(w, r, p.exchangeEgressSafely(out, st))
 }
 
 // relay1xx passes informational responses (103 Early Hints and the like) from the

@@ -71,6 +71,21 @@ type Config struct {
 	// Gateway maps base-URL routes on the proxy listener to upstream https origins.
 	// Nil means DefaultGateway; an empty map turns gateway mode off.
 	Gateway map[string]string
+	// ApprovalHold is how long a request whose token needs a human approval waits
+	// for one before it is refused; zero refuses at once (the agent retries).
+	ApprovalHold time.Duration
+	// ApprovalTTL is how long an approval request stays pending. Zero means
+	// resolver's default.
+	ApprovalTTL time.Duration
+	// ApprovalWebhook, when set, receives a Slack-compatible JSON POST for every new
+	// approval request. It may hold a secret (Slack's URLs do): it is never logged.
+	ApprovalWebhook string
+	// AdminToken is the credential of approvers on the admin API (Bearer). Empty
+	// turns the approvals API off. Agent credentials never pass for it.
+	AdminToken string
+	// AdminAddr is the admin listener's address: the proxy refuses to carry
+	// requests to it, so an agent cannot reach the admin API through the proxy.
+	AdminAddr string
 }
 
 // Validate reports every problem with the configuration.
@@ -93,6 +108,17 @@ func (c Config) Validate() error {
 	_, gwErrs := parseGateway(c.gateway())
 	errs = append(errs, gwErrs...)
 	errs = append(errs, validateAgents(c.Agents, c.RequireAuth)...)
+	if c.ApprovalHold < 0 || c.ApprovalTTL < 0 {
+		errs = append(errs, errors.New("proxy: approval hold and approval TTL must not be negative"))
+	}
+	if c.ApprovalWebhook != "" {
+		if err := validWebhook(c.ApprovalWebhook); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		errs = append(errs, errors.New("proxy: the admin token must be at least 16 characters"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -108,8 +134,12 @@ type Deps struct {
 	Detector *detect.Detector
 	Known    *detect.KnownSet
 	Vault    *tokenize.Vault
-	// Policy decides restores. Nil means resolver.SubmitterOnly.
+	// Policy decides restores, egress injection and the leak guard. Nil means
+	// resolver.SubmitterOnly.
 	Policy resolver.Policy
+	// Approvals keeps approval requests and grants. Nil: a decision that asks for
+	// an approval is a refusal, and the approvals API is off.
+	Approvals resolver.ApprovalStore
 	// Audit receives one record per intercepted request. Nil discards them.
 	Audit *audit.Writer
 	// Logger receives one line per intercepted request. Nil discards.
@@ -132,6 +162,10 @@ type Proxy struct {
 	known       *detect.KnownSet
 	vault       *tokenize.Vault
 	policy      resolver.Policy
+	resolver    *resolver.Resolver
+	approvals   resolver.ApprovalStore
+	egress      atomic.Pointer[hostMatcher]
+	adminAddr   atomic.Pointer[adminTarget]
 	audit       *audit.Writer
 	log         *slog.Logger
 	metrics     *metrics
@@ -153,17 +187,18 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 	hosts, _ := newHostMatcher(cfg.intercept())
 	gw, _ := parseGateway(cfg.gateway())
 	p := &Proxy{
-		cfg:      cfg,
-		maxBody:  cfg.MaxBodyBytes,
-		hosts:    hosts,
-		detector: deps.Detector,
-		known:    deps.Known,
-		vault:    deps.Vault,
-		policy:   deps.Policy,
-		audit:    deps.Audit,
-		log:      deps.Logger,
-		auth:     newAuthenticator(cfg.Agents, cfg.RequireAuth),
-		gw:       gw,
+		cfg:       cfg,
+		maxBody:   cfg.MaxBodyBytes,
+		hosts:     hosts,
+		detector:  deps.Detector,
+		known:     deps.Known,
+		vault:     deps.Vault,
+		policy:    deps.Policy,
+		approvals: deps.Approvals,
+		audit:     deps.Audit,
+		log:       deps.Logger,
+		auth:      newAuthenticator(cfg.Agents, cfg.RequireAuth),
+		gw:        gw,
 	}
 	if p.maxBody == 0 {
 		p.maxBody = DefaultMaxBodyBytes
@@ -186,6 +221,22 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 	}
 	p.metrics = newMetrics(reg)
 	registerVaultMetrics(reg, p.vault)
+	res, err := resolver.NewResolver(resolver.ResolverConfig{
+		Policy:      p.policy,
+		Approvals:   deps.Approvals,
+		Hold:        cfg.ApprovalHold,
+		ApprovalTTL: cfg.ApprovalTTL,
+		OnEvent:     p.onDecision,
+		Announce:    p.newAnnouncer(cfg.ApprovalWebhook),
+		OnError: func(err error) {
+			p.log.Warn("approvals: background work failed", "err", err)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	p.resolver = res
+	p.SetAdminAddr(cfg.AdminAddr)
 	for range upstreamPool {
 		p.upstreams = append(p.upstreams, newTransport(cfg.UpstreamRootCAs, p.dial))
 	}
@@ -252,6 +303,7 @@ func (p *Proxy) Handler() http.Handler { return p.gp }
 // Close closes every decrypted agent connection at once and releases idle upstream
 // connections. Drain first for a graceful stop.
 func (p *Proxy) Close() {
+	_ = p.resolver.Close()
 	p.mitm.ln.Close()
 	_ = p.mitm.srv.Close()
 	<-p.mitm.done
@@ -327,6 +379,7 @@ type connState struct {
 	label     string // metrics label of the principal
 	client    string
 	target    string // host:port the agent CONNECTed to
+	egress    bool   // an egress host: tokens injected, leak guard, no redaction
 }
 
 func (p *Proxy) onConnect(host string, pctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
@@ -338,8 +391,15 @@ func (p *Proxy) onConnect(host string, pctx *goproxy.ProxyCtx) (*goproxy.Connect
 			writeRaw(c, http.StatusProxyAuthRequired, err.Error()+"\n", http.Header{"Proxy-Authenticate": {proxyAuthChallenge}})
 		}}, host
 	}
-	if _, ok := p.hosts.match(host); ok {
-		cs := &connState{principal: id.principal, label: id.label, client: pctx.Req.RemoteAddr, target: host}
+	if p.adminAddr.Load().is(host) {
+		p.metrics.requests.WithLabelValues("other", id.label, outcomeBlocked).Inc()
+		p.log.Warn("refused a tunnel to the admin listener", "client", pctx.Req.RemoteAddr, "principal", id.principal)
+		return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: func(_ *http.Request, c net.Conn, _ *goproxy.ProxyCtx) {
+			writeRaw(c, http.StatusForbidden, adminRefusedMessage, nil)
+		}}, host
+	}
+	if _, ok := p.hosts.match(host); ok || p.isEgress(host) {
+		cs := &connState{principal: id.principal, label: id.label, client: pctx.Req.RemoteAddr, target: host, egress: !ok}
 		return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: p.hijackIntercept(cs)}, host
 	}
 	if p.cfg.OtherHosts == Block {

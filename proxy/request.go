@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -64,7 +65,13 @@ func (p *Proxy) onRequest(req *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 		resp.Header.Set("Proxy-Authenticate", proxyAuthChallenge)
 		return req, resp
 	}
-	if _, ok := p.hosts.match(host); !ok {
+	if p.adminAddr.Load().is(withPort(host, "80")) {
+		p.metrics.requests.WithLabelValues("other", id.label, outcomeBlocked).Inc()
+		return req, goproxy.NewResponse(req, "text/plain", http.StatusForbidden, adminRefusedMessage)
+	}
+	_, model := p.hosts.match(host)
+	egress := !model && p.isEgress(host)
+	if !model && !egress {
 		if p.cfg.OtherHosts == Block {
 			p.metrics.requests.WithLabelValues("other", id.label, outcomeBlocked).Inc()
 			return req, goproxy.NewResponse(req, "text/plain", http.StatusForbidden, blockedMessage)
@@ -79,7 +86,19 @@ func (p *Proxy) onRequest(req *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 			"cloakroom relays WebSocket to this host only over TLS (wss://); other upgrades cannot be scanned")
 	}
 	goproxy.RemoveProxyHeaders(pctx, req)
+	req.Header.Del(AgentHeader)
+	if egress {
+		return req, p.exchangeEgressSafely(req, st)
+	}
 	return req, p.exchangeSafely(req, st)
+}
+
+// withPort adds port to hostport when it has none.
+func withPort(hostport, port string) string {
+	if _, _, err := net.SplitHostPort(hostport); err == nil {
+		return hostport
+	}
+	return net.JoinHostPort(strings.Trim(hostport, "[]"), port)
 }
 
 // newStateFor starts the record of an intercepted request. Every state is finished
@@ -111,7 +130,16 @@ func (p *Proxy) newStateFor(req *http.Request, principal, client, host string) *
 
 // exchangeSafely is exchange with a panic turned into a refusal: a bug in a scanner
 // must neither crash the proxy nor forward anything.
-func (p *Proxy) exchangeSafely(req *http.Request, st *reqState) (resp *http.Response) {
+func (p *Proxy) exchangeSafely(req *http.Request, st *reqState) *http.Response {
+	return p.safely(req, st, p.exchange)
+}
+
+// exchangeEgressSafely is exchangeEgress with a panic turned into a refusal.
+func (p *Proxy) exchangeEgressSafely(req *http.Request, st *reqState) *http.Response {
+	return p.safely(req, st, p.exchangeEgress)
+}
+
+func (p *Proxy) safely(req *http.Request, st *reqState, exchange func(*http.Request, *reqState) *http.Response) (resp *http.Response) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.log.Error("panic while handling a request", "id", st.rec.ID, "panic_type", fmt.Sprintf("%T", r), "stack", string(debug.Stack()))
@@ -119,7 +147,7 @@ func (p *Proxy) exchangeSafely(req *http.Request, st *reqState) (resp *http.Resp
 				"cloakroom hit an internal error and forwarded nothing")
 		}
 	}()
-	return p.exchange(req, st)
+	return exchange(req, st)
 }
 
 // exchange redacts the request, sends it upstream and returns the response with
@@ -243,7 +271,8 @@ func setBody(req *http.Request, b []byte) {
 }
 
 // redactBody dispatches on the body's type: JSON is walked string by string, anything
-// else is scanned as text.
+// else is scanned as text. The output may be written over body's bytes: do not use
+// them (nor the raw bytes body may be) after a call that returns no error.
 func (p *Proxy) redactBody(ctx context.Context, body []byte, contentType string, st *reqState) ([]byte, error) {
 	if len(body) == 0 {
 		return body, nil

@@ -26,7 +26,7 @@ import (
 // else (and anything still compressed) passes through, tokens left as tokens.
 func (p *Proxy) restoreResponse(req *http.Request, resp *http.Response, st *reqState) *http.Response {
 	st.rec.Status = resp.StatusCode
-	st.restore = p.newRestorer(req, st.rec.Principal)
+	st.restore = p.newRestorer(req, st)
 	if resp.Body == nil || resp.Body == http.NoBody || req.Method == http.MethodHead {
 		p.finish(st)
 		return resp
@@ -120,7 +120,9 @@ func (b *finishBody) Close() error {
 type restorer struct {
 	p         *Proxy
 	ctx       context.Context
+	requestID string
 	principal string
+	client    string
 	host      string
 	method    string
 	path      string
@@ -131,9 +133,9 @@ type restorer struct {
 	withheld atomic.Int64
 }
 
-func (p *Proxy) newRestorer(req *http.Request, principal string) *restorer {
+func (p *Proxy) newRestorer(req *http.Request, st *reqState) *restorer {
 	return &restorer{
-		p: p, ctx: req.Context(), principal: principal,
+		p: p, ctx: req.Context(), requestID: st.rec.ID, principal: st.rec.Principal, client: st.rec.Client,
 		host: normalizeHost(req.URL.Host), method: req.Method, path: req.URL.Path,
 		values: map[tokenize.Token]*secret.Value{},
 	}
@@ -170,17 +172,19 @@ func (r *restorer) decide(tok tokenize.Token) *secret.Value {
 		r.p.log.Warn("token lookup failed, left as token", "err", err)
 		return nil
 	}
-	d, err := r.p.policy.Decide(r.ctx, resolver.Request{
-		Principal: r.principal, Direction: resolver.Restore,
+	out, err := r.p.resolver.Resolve(r.ctx, resolver.Request{
+		RequestID: r.requestID, Principal: r.principal, Client: r.client, Direction: resolver.Restore,
 		Host: r.host, Method: r.method, Path: r.path,
-		Token: resolver.TokenInfo{ID: tok.ID, Class: e.Class, Rule: e.Rule, Submitters: e.Submitters},
+		Description: fmt.Sprintf("restore %s into the response to %s https://%s%s", tok, r.method, r.host, r.path),
+		Token:       resolver.TokenInfo{ID: tok.ID, Token: tok.String(), Class: e.Class, Rule: e.Rule, Submitters: e.Submitters, FirstSeen: e.FirstSeen},
 	})
-	if err != nil || d.Effect != resolver.Allow {
+	if err != nil || out.Decision.Effect != resolver.Allow {
+		e.Value.Zero()
 		r.p.metrics.restores.WithLabelValues(restoreWithheld).Inc()
 		return nil
 	}
 	r.p.metrics.restores.WithLabelValues(restoreRestored).Inc()
-	v := secret.New(e.Value.Bytes()) // our own copy: forget zeroes it, the vault cache keeps its own
+	v := e.Value // Lookup's copy: forget zeroes it, the vault cache keeps its own
 	return &v
 }
 

@@ -30,7 +30,7 @@ func isWebSocket(r *http.Request) bool {
 // every message the agent sends is redacted like a request body, every message the
 // model sends is restored like an SSE event. One audit record covers the connection.
 func (p *Proxy) serveWebSocket(w http.ResponseWriter, r *http.Request, st *reqState, host string) {
-	st.restore = p.newRestorer(r, st.rec.Principal)
+	st.restore = p.newRestorer(r, st)
 	r.Header.Del("Proxy-Authorization")
 	r.Header.Del(AgentHeader)
 	var refusal string // the error class of a message that could not be redacted

@@ -169,33 +169,47 @@ func (v *Vault) Lookup(ctx context.Context, tok Token) (Entry, error) {
 	if !ValidClass(tok.Class) || len(tok.ID) != IDLen {
 		return Entry{}, ErrNotFound
 	}
-	now := v.now()
-	if c, ok := v.entries.Get(tok.ID); ok && v.fresh(c.at, now) {
-		v.lookHit.Add(1)
-		if c.e.Token != tok {
-			return Entry{}, ErrNotFound
-		}
-		e := c.e
-		e.Value = secret.New(c.e.Value.Bytes())
-		e.Submitters = slices.Clone(c.e.Submitters)
-		return e, nil
-	}
-	v.lookMiss.Add(1)
-	rec, err := v.store.Get(ctx, tok.ID)
-	if err != nil {
-		return Entry{}, fmt.Errorf("load token: %w", err)
-	}
-	e, err := v.open(rec)
+	e, err := v.entry(ctx, tok.ID)
 	if err != nil {
 		return Entry{}, err
 	}
-	v.entries.Add(tok.ID, cachedEntry{e: e, at: now})
 	if e.Token != tok {
+		e.Value.Zero()
 		return Entry{}, ErrNotFound
 	}
-	out := e
-	out.Value = secret.New(e.Value.Bytes())
-	out.Submitters = slices.Clone(e.Submitters)
+	return e, nil
+}
+
+// LookupValue returns the entry of a value already in the vault (its token,
+// class, rule and submitters), without storing anything or recording a submitter:
+// the leak guard asks it about a known value seen in the clear. ErrNotFound if the
+// value was never tokenized under these keys.
+func (v *Vault) LookupValue(ctx context.Context, value []byte) (Entry, error) {
+	return v.entry(ctx, v.keys.ID(value))
+}
+
+// entry returns a copy of the cached or stored entry for id, the caller's to Zero.
+func (v *Vault) entry(ctx context.Context, id string) (Entry, error) {
+	now := v.now()
+	c, ok := v.entries.Get(id)
+	if ok && v.fresh(c.at, now) {
+		v.lookHit.Add(1)
+	} else {
+		v.lookMiss.Add(1)
+		rec, err := v.store.Get(ctx, id)
+		if err != nil {
+			return Entry{}, fmt.Errorf("load token: %w", err)
+		}
+		e, err := v.open(rec)
+		if err != nil {
+			return Entry{}, err
+		}
+		c = cachedEntry{e: e, at: now}
+		v.entries.Add(id, c)
+	}
+	out := c.e
+	out.Value = secret.New(c.e.Value.Bytes())
+	out.Submitters = slices.Clone(c.e.Submitters)
 	return out, nil
 }
 

@@ -445,3 +445,26 @@ func BenchmarkLookupCached(b *testing.B) {
 		}
 	}
 }
+
+func TestVaultLookupValue(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	v := newTestVault(t, store)
+	tok := mustTokenize(t, v, "a known value", "pw", "alice")
+	for _, vv := range []*Vault{v, newTestVault(t, store)} { // cached, then from the store
+		e, err := vv.LookupValue(ctx, []byte("a known value"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Token != tok || string(e.Value.Bytes()) != "a known value" || !slices.Equal(e.Submitters, []string{"alice"}) {
+			t.Fatalf("got token %v submitters %v, want %v by alice", e.Token, e.Submitters, tok)
+		}
+	}
+	if _, err := v.LookupValue(ctx, []byte("never stored")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("got %v, want ErrNotFound", err)
+	}
+	// Asking records no submitter.
+	if e, _ := newTestVault(t, store).Lookup(ctx, tok); len(e.Submitters) != 1 {
+		t.Fatalf("submitters %v after LookupValue, want only alice", e.Submitters)
+	}
+}

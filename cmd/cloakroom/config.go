@@ -25,6 +25,7 @@ const (
 	defaultCacheSize = 10000
 	defaultLogLevel  = "info"
 	defaultLogFormat = "text"
+	defaultApprTTL   = time.Hour
 )
 
 // fileConfig is the YAML schema of --config. Pointer fields tell "unset" from "zero".
@@ -58,6 +59,13 @@ type fileConfig struct {
 	RequireAuth   *bool             `yaml:"require_auth"`
 	Gateway       map[string]string `yaml:"gateway"`
 	Detect        detect.FileConfig `yaml:"detect"`
+	Policy        *string           `yaml:"policy"`
+	Approvals     struct {
+		Hold    *string `yaml:"hold"`
+		TTL     *string `yaml:"ttl"`
+		Webhook *string `yaml:"webhook"`
+	} `yaml:"approvals"`
+	AdminTokenFile *string `yaml:"admin_token_file"`
 }
 
 // fileAgent is one entry of agents: in the config file.
@@ -68,28 +76,33 @@ type fileAgent struct {
 
 // serveConfig is the resolved configuration of `cloakroom serve`.
 type serveConfig struct {
-	Listen        string
-	Admin         string
-	DataDir       string
-	UpstreamCA    []string
-	MaxBodyBytes  int64
-	Intercept     []string
-	OtherHosts    string
-	RedisURL      string
-	RedisPrefix   string
-	RedisMode     string        // standalone, sentinel or cluster
-	TokenTTL      time.Duration // Redis: a token unused this long expires; 0 never
-	CacheSize     int
-	LogLevel      string
-	LogFormat     string
-	AuditLog      string
-	CACert        string // shared CA instead of the data directory's
-	CAKey         string
-	MasterKeyFile string // shared master key instead of the data directory's
-	Agents        []proxy.Agent
-	RequireAuth   bool
-	Gateway       map[string]string
-	Detect        detect.FileConfig // gitleaks_config resolved against the config file's directory
+	Listen         string
+	Admin          string
+	DataDir        string
+	UpstreamCA     []string
+	MaxBodyBytes   int64
+	Intercept      []string
+	OtherHosts     string
+	RedisURL       string
+	RedisPrefix    string
+	RedisMode      string        // standalone, sentinel or cluster
+	TokenTTL       time.Duration // Redis: a token unused this long expires; 0 never
+	CacheSize      int
+	LogLevel       string
+	LogFormat      string
+	AuditLog       string
+	CACert         string // shared CA instead of the data directory's
+	CAKey          string
+	MasterKeyFile  string // shared master key instead of the data directory's
+	Agents         []proxy.Agent
+	RequireAuth    bool
+	Gateway        map[string]string
+	Detect         detect.FileConfig // gitleaks_config resolved against the config file's directory
+	Policy         string            // Rego policy file; empty: the embedded default
+	ApprovalHold   time.Duration     // how long a request waits for an approval
+	ApprovalTTL    time.Duration     // how long an approval request stays pending
+	Webhook        string            // approval announcements (Slack-compatible)
+	AdminTokenFile string            // approvers' admin API token
 }
 
 // stringList is a repeatable or comma-separated flag.
@@ -129,6 +142,11 @@ func parseServe(args []string) (serveConfig, error) {
 		caKey      = fs.String("ca-key", "", "CA private key (PEM, owner-only file) for --ca-cert")
 		masterFile = fs.String("master-key-file", "", "master key file (base64 of 32 bytes, owner-only) shared by replicas; default: "+masterKeyEnv+" if set, else <data-dir>/master.key")
 		reqAuth    = fs.Bool("require-auth", false, "refuse requests without valid agent credentials (407); agents are configured in the --config file")
+		policy     = fs.String("policy", "", "Rego policy file, reloaded on SIGHUP and on change; default: the built-in policy (configs/policy.rego)")
+		apprHold   = fs.String("approval-hold", "0s", "how long a request whose token needs an approval waits for one before it is refused (403 naming the approval); 0 answers at once")
+		apprTTL    = fs.String("approval-ttl", defaultApprTTL.String(), "how long an approval request stays pending before it expires")
+		webhook    = fs.String("approval-webhook", "", "URL that receives a Slack-compatible JSON POST for every new approval request")
+		adminTok   = fs.String("admin-token-file", "", "file holding the approvers' admin API token (owner-only); default <data-dir>/admin.token, made on first start")
 		upstreamCA stringList
 		intercept  stringList
 	)
@@ -166,21 +184,24 @@ func parseServe(args []string) (serveConfig, error) {
 		return flagVal
 	}
 	c := serveConfig{
-		Listen:        pick("listen", *listen, fc.Listen),
-		Admin:         pick("admin", *admin, fc.Admin),
-		DataDir:       pick("data-dir", *dataDir, fc.DataDir),
-		OtherHosts:    pick("other-hosts", *other, fc.Hosts.Other),
-		RedisURL:      pick("redis", *redisURL, fc.Redis.URL),
-		RedisPrefix:   pick("redis-prefix", *redisPfx, fc.Redis.Prefix),
-		RedisMode:     pick("redis-mode", *redisMode, fc.Redis.Mode),
-		LogLevel:      pick("log-level", *logLevel, fc.Log.Level),
-		LogFormat:     pick("log-format", *logFormat, fc.Log.Format),
-		AuditLog:      pick("audit-log", *auditLog, fc.AuditLog),
-		CACert:        pick("ca-cert", *caCert, fc.CACert),
-		CAKey:         pick("ca-key", *caKey, fc.CAKey),
-		MasterKeyFile: pick("master-key-file", *masterFile, fc.MasterKeyFile),
-		MaxBodyBytes:  *maxBody,
-		CacheSize:     *cacheSize,
+		Listen:         pick("listen", *listen, fc.Listen),
+		Admin:          pick("admin", *admin, fc.Admin),
+		DataDir:        pick("data-dir", *dataDir, fc.DataDir),
+		OtherHosts:     pick("other-hosts", *other, fc.Hosts.Other),
+		RedisURL:       pick("redis", *redisURL, fc.Redis.URL),
+		RedisPrefix:    pick("redis-prefix", *redisPfx, fc.Redis.Prefix),
+		RedisMode:      pick("redis-mode", *redisMode, fc.Redis.Mode),
+		LogLevel:       pick("log-level", *logLevel, fc.Log.Level),
+		LogFormat:      pick("log-format", *logFormat, fc.Log.Format),
+		AuditLog:       pick("audit-log", *auditLog, fc.AuditLog),
+		CACert:         pick("ca-cert", *caCert, fc.CACert),
+		CAKey:          pick("ca-key", *caKey, fc.CAKey),
+		MasterKeyFile:  pick("master-key-file", *masterFile, fc.MasterKeyFile),
+		Policy:         pick("policy", *policy, fc.Policy),
+		Webhook:        pick("approval-webhook", *webhook, fc.Approvals.Webhook),
+		AdminTokenFile: pick("admin-token-file", *adminTok, fc.AdminTokenFile),
+		MaxBodyBytes:   *maxBody,
+		CacheSize:      *cacheSize,
 	}
 	if !set["max-body-bytes"] && fc.MaxBodyBytes != nil {
 		c.MaxBodyBytes = *fc.MaxBodyBytes
@@ -194,6 +215,21 @@ func parseServe(args []string) (serveConfig, error) {
 		return serveConfig{}, fmt.Errorf("token_ttl: want a duration such as 720h or 0 (never), got %q", ttlText)
 	}
 	c.TokenTTL = ttl
+	for _, d := range []struct {
+		key, flagName, flagVal string
+		file                   *string
+		dst                    *time.Duration
+	}{
+		{"approvals.hold", "approval-hold", *apprHold, fc.Approvals.Hold, &c.ApprovalHold},
+		{"approvals.ttl", "approval-ttl", *apprTTL, fc.Approvals.TTL, &c.ApprovalTTL},
+	} {
+		text := pick(d.flagName, d.flagVal, d.file)
+		v, err := time.ParseDuration(text)
+		if err != nil || v < 0 {
+			return serveConfig{}, fmt.Errorf("%s: want a duration such as 30s or 1h, got %q", d.key, text)
+		}
+		*d.dst = v
+	}
 	c.RequireAuth = *reqAuth
 	if !set["require-auth"] && fc.RequireAuth != nil {
 		c.RequireAuth = *fc.RequireAuth
@@ -220,6 +256,10 @@ func parseServe(args []string) (serveConfig, error) {
 	c.Intercept = append(append(c.Intercept, fc.Hosts.Add...), intercept...)
 	c.DataDir = expandHome(c.DataDir)
 	c.CACert, c.CAKey, c.MasterKeyFile = expandHome(c.CACert), expandHome(c.CAKey), expandHome(c.MasterKeyFile)
+	c.Policy, c.AdminTokenFile = expandHome(c.Policy), expandHome(c.AdminTokenFile)
+	if c.AdminTokenFile == "" {
+		c.AdminTokenFile = filepath.Join(c.DataDir, adminTokenFile)
+	}
 	if c.AuditLog == "" {
 		c.AuditLog = filepath.Join(c.DataDir, "audit.jsonl")
 	}
@@ -267,6 +307,9 @@ func (c serveConfig) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log level must be debug, info, warn or error, got %q", c.LogLevel))
+	}
+	if c.ApprovalTTL == 0 {
+		errs = append(errs, errors.New("approvals.ttl must be positive"))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log format must be text or json, got %q", c.LogFormat))

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,7 +23,33 @@ const (
 	masterKeyFile = "master.key"
 	bundleFile    = "ca-bundle.pem"
 	storeFile     = "vault.db"
+	approvalsFile = "approvals.db"
 )
+
+// loadOrCreateAdminToken reads the approvers' admin token from path (an owner-only
+// file); when create is set and the file does not exist, it makes one.
+func loadOrCreateAdminToken(path string, create bool) (string, error) {
+	if create && !exists(path) {
+		var b [32]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", err
+		}
+		tok := "cadm_" + hex.EncodeToString(b[:])
+		if err := writeNew(path, []byte(tok+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("admin token: %w", err)
+		}
+		return tok, nil
+	}
+	b, err := readPrivate(path)
+	if err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < 16 {
+		return "", fmt.Errorf("admin token: %s holds fewer than 16 characters", path)
+	}
+	return tok, nil
+}
 
 // masterKeyEnv holds the master key (base64) for replicas that share it by
 // environment rather than by file.

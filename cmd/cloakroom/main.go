@@ -3,6 +3,8 @@
 //	cloakroom serve [flags]     run the proxy (zero config: loopback, embedded store)
 //	cloakroom env [flags]       print the environment an agent needs
 //	cloakroom scan [flags] [PATH...|-]  scan files or stdin for secrets
+//	cloakroom approvals ...     see and decide approval requests
+//	cloakroom policy ...        evaluate and test a Rego policy
 //	cloakroom version           print the version
 package main
 
@@ -18,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -26,15 +29,46 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cloakroom/cloakroom/configs"
 	"github.com/cloakroom/cloakroom/detect"
 	"github.com/cloakroom/cloakroom/internal/audit"
 	"github.com/cloakroom/cloakroom/internal/redactlog"
 	"github.com/cloakroom/cloakroom/proxy"
+	"github.com/cloakroom/cloakroom/resolver"
 	"github.com/cloakroom/cloakroom/tokenize"
 )
 
 // shutdownGrace is how long a stopping proxy waits for requests in flight.
 const shutdownGrace = 30 * time.Second
+
+// approvalSweep is how often pending approvals past their time are expired.
+const approvalSweep = 10 * time.Second
+
+// builtinPolicyName names the embedded policy in logs and errors.
+const builtinPolicyName = "configs/policy.rego (built in)"
+
+// watchPolicy reloads the policy file on SIGHUP and when it changes, until ctx
+// ends; a broken edit keeps the last good policy (apply logs it loudly).
+func watchPolicy(ctx context.Context, path string, e *resolver.Engine, apply func(error), log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if path != "" {
+		go e.Watch(ctx, path, time.Second, apply)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if path == "" {
+				log.Info("SIGHUP: the built-in policy is in use (no --policy file), nothing to reload")
+				continue
+			}
+			apply(e.LoadFile(path))
+		}
+	}
+}
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
@@ -50,6 +84,10 @@ commands:
             move tokens between stores, sealed (stdout / stdin)
   scan [--format text|json|sarif] [--config FILE] [--show-secrets] [PATH...|-]
             scan files, directories or stdin for secrets (exit 1 on findings)
+  approvals list|show|approve|deny
+            see and decide approval requests (through the admin API)
+  policy eval|test
+            evaluate a policy on an input document, or run its Rego tests
   version   print the version
 
 Run 'cloakroom <command> -h' for the flags of a command.
@@ -78,6 +116,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = vaultCmd(context.Background(), args[1:], os.Stdin, stdout, stderr)
 	case "scan":
 		return scanCmd(args[1:], os.Stdin, stdout, stderr)
+	case "policy":
+		return policyCmd(args[1:], os.Stdin, stdout, stderr)
+	case "approvals":
+		return approvalsCmd(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "cloakroom", version)
 	case "-h", "--help", "help":
@@ -196,11 +238,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	clear(dir.master)
 	redis.SetLogger(redisLogger{log})
-	store, closeStore, err := openStore(ctx, cfg, dir)
+	st, err := openStore(ctx, cfg, dir)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer st.close()
+	store := st.vault
 	// A replica (or a restart) with another master key would mint tokens the others
 	// cannot read: the store remembers the key it was sealed with.
 	kctx, kcancel := context.WithTimeout(ctx, 5*time.Second)
@@ -222,6 +265,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer auditW.Close()
 
+	adminToken, err := loadOrCreateAdminToken(cfg.AdminTokenFile, cfg.AdminTokenFile == filepath.Join(cfg.DataDir, adminTokenFile))
+	if err != nil {
+		return err
+	}
+	policy := resolver.NewEngine(resolver.EngineOptions{})
+	loadPolicy := func() error {
+		if cfg.Policy == "" {
+			return policy.Load(builtinPolicyName, configs.Policy)
+		}
+		return policy.LoadFile(cfg.Policy)
+	}
+	if err := loadPolicy(); err != nil {
+		log.Error("POLICY NOT LOADED: every restore, egress and resolve is denied until a valid policy is loaded (fix the file; it is reloaded on change and on SIGHUP)", "err", err)
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p, err := proxy.New(proxy.Config{
@@ -233,14 +291,33 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		Agents:          cfg.Agents,
 		RequireAuth:     cfg.RequireAuth,
 		Gateway:         cfg.Gateway,
+		ApprovalHold:    cfg.ApprovalHold,
+		ApprovalTTL:     cfg.ApprovalTTL,
+		ApprovalWebhook: cfg.Webhook,
+		AdminToken:      adminToken,
+		AdminAddr:       cfg.Admin,
 	}, proxy.Deps{
 		Detector: det, Known: detect.NewKnownSet(0), Vault: vault,
+		Policy: policy, Approvals: st.approvals,
 		Audit: auditW, Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	applyPolicy := func(err error) {
+		if err != nil {
+			log.Error("POLICY RELOAD FAILED: keeping the last good policy", "version", policy.Version(), "err", err)
+			return
+		}
+		if err := p.SetEgressHosts(policy.EgressHosts()); err != nil {
+			log.Error("policy egress_hosts refused", "err", err)
+		}
+		log.Info("policy loaded", "name", policy.Name(), "version", policy.Version(), "egress_hosts", policy.EgressHosts())
+	}
+	applyPolicy(nil)
+	go watchPolicy(ctx, cfg.Policy, policy, applyPolicy, log)
+	go p.ExpireApprovals(ctx, approvalSweep)
 	// Values other replicas tokenize from now on join the known-value set; start
 	// listening before loading the ones already stored, so none falls in between.
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -260,6 +337,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("proxy listener: %w", err)
 	}
 	adminLn, err := net.Listen("tcp", cfg.Admin)
+	if err == nil {
+		p.SetAdminAddr(adminLn.Addr().String())
+	}
 	if err != nil {
 		proxyLn.Close()
 		return fmt.Errorf("admin listener: %w", err)
@@ -307,18 +387,31 @@ func storeName(cfg serveConfig) string {
 	return "embedded"
 }
 
-// openStore opens Redis when configured, else the embedded store in the data dir.
-func openStore(ctx context.Context, cfg serveConfig, dir *dataDir) (tokenize.Store, func(), error) {
+// stores are what openStore opens: the vault's store and the approval store, on
+// Redis when configured, else embedded in the data dir.
+type stores struct {
+	vault     tokenize.Store
+	approvals resolver.ApprovalStore
+	close     func()
+}
+
+// openStore opens Redis when configured, else the embedded stores in the data dir.
+func openStore(ctx context.Context, cfg serveConfig, dir *dataDir) (stores, error) {
 	if cfg.RedisURL == "" {
 		s, err := tokenize.OpenBolt(dir.file(storeFile))
 		if err != nil {
-			return nil, nil, err
+			return stores{}, err
 		}
-		return s, func() { _ = s.Close() }, nil
+		a, err := resolver.NewBoltApprovals(dir.file(approvalsFile))
+		if err != nil {
+			_ = s.Close()
+			return stores{}, err
+		}
+		return stores{vault: s, approvals: a, close: func() { _ = a.Close(); _ = s.Close() }}, nil
 	}
 	client, addr, err := redisClient(cfg.RedisMode, cfg.RedisURL)
 	if err != nil {
-		return nil, nil, err
+		return stores{}, err
 	}
 	s := tokenize.NewRedisStore(client, cfg.RedisPrefix)
 	s.TTL = cfg.TokenTTL
@@ -326,9 +419,10 @@ func openStore(ctx context.Context, cfg serveConfig, dir *dataDir) (tokenize.Sto
 	defer cancel()
 	if err := s.Ping(pctx); err != nil {
 		_ = client.Close()
-		return nil, nil, fmt.Errorf("redis at %s does not answer: %w", addr, err)
+		return stores{}, fmt.Errorf("redis at %s does not answer: %w", addr, err)
 	}
-	return s, func() { _ = s.Close() }, nil
+	a := resolver.NewRedisApprovals(client, cfg.RedisPrefix)
+	return stores{vault: s, approvals: a, close: func() { _ = s.Close() }}, nil
 }
 
 // redisClient builds the client of a Redis deployment from its URL. Parse errors

@@ -198,8 +198,12 @@ func TestServeWithCurl(t *testing.T) {
 			}
 		}
 	}
-	if n := bytes.Count(audit, []byte("\n")); n != 2 {
-		t.Errorf("got %d audit records, want 2", n)
+	if n := bytes.Count(audit, []byte(`"type":"request"`)); n != 2 {
+		t.Errorf("got %d request records, want 2", n)
+	}
+	// Each restore into the two responses is a decision on record.
+	if n := bytes.Count(audit, []byte(`"type":"decision","time"`)); n == 0 {
+		t.Error("no decision records")
 	}
 }
 

@@ -79,11 +79,12 @@ func vaultCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return fmt.Errorf("vault import: %w: the export was sealed under key %s, this master key is %s", tokenize.ErrKeyMismatch, h.KeyFingerprint, keys.Fingerprint())
 		}
 	}
-	store, closeStore, err := openStore(ctx, cfg, dir)
+	st, err := openStore(ctx, cfg, dir)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer st.close()
+	store := st.vault
 	if err := tokenize.CheckKey(ctx, store, keys); err != nil {
 		return fmt.Errorf("vault: %w", err)
 	}

@@ -1,5 +1,7 @@
-// Package audit writes one record per intercepted request as JSON lines. Records name
-// rules, classes, tokens and JSON paths; they never carry a secret value.
+// Package audit writes the audit trail as JSON lines: one "request" record per
+// intercepted request and one "decision" record per policy decision or approval
+// event. Records name rules, classes, tokens and JSON paths; they never carry a
+// secret value.
 package audit
 
 import (
@@ -19,8 +21,15 @@ type Detection struct {
 	Path  string `json:"path,omitempty"`
 }
 
+// Record types, in each line's "type".
+const (
+	TypeRequest  = "request"
+	TypeDecision = "decision"
+)
+
 // Record describes one intercepted request from start to end.
 type Record struct {
+	Type       string      `json:"type"` // TypeRequest, set by Write
 	Time       time.Time   `json:"time"`
 	ID         string      `json:"id"`
 	Principal  string      `json:"principal"`
@@ -39,10 +48,45 @@ type Record struct {
 	Status   int    `json:"status"`
 	Restored int    `json:"restored"`
 	Withheld int    `json:"withheld"`
+	// Injected counts the token values put into an egress request.
+	Injected int `json:"injected,omitempty"`
+	// Approval is the id of the approval a refused request waits for.
+	Approval string `json:"approval,omitempty"`
 	// Timings in milliseconds.
 	ScanMS     float64 `json:"scan_ms"`
 	UpstreamMS float64 `json:"upstream_ms"`
 	TotalMS    float64 `json:"total_ms"`
+}
+
+// Decision is one policy decision about a token, or one event in an approval's life.
+type Decision struct {
+	Type string    `json:"type"` // TypeDecision, set by WriteDecision
+	Time time.Time `json:"time"`
+	// Event is allow, deny, approval_requested, granted, denied, expired or grant_used.
+	Event string `json:"event"`
+	// Request is the id of the intercepted request that asked, if any.
+	Request   string `json:"request,omitempty"`
+	Principal string `json:"principal,omitempty"`
+	Client    string `json:"client,omitempty"`
+	// Direction is restore, egress or api.
+	Direction string `json:"direction,omitempty"`
+	Host      string `json:"host,omitempty"`
+	Method    string `json:"method,omitempty"`
+	Path      string `json:"path,omitempty"`
+	Token     string `json:"token,omitempty"`
+	Class     string `json:"class,omitempty"`
+	Rule      string `json:"rule,omitempty"`
+	// Effect is the policy's answer (allow, deny, approve); Reason its reason.
+	Effect string `json:"effect,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Policy is the version hash of the policy that decided.
+	Policy   string `json:"policy,omitempty"`
+	Approval string `json:"approval,omitempty"`
+	// By names the approver of a granted or denied approval.
+	By string `json:"by,omitempty"`
+	// Until is when a time-bound grant ends; Once marks a one-shot grant.
+	Until time.Time `json:"until,omitzero"`
+	Once  bool      `json:"once,omitempty"`
 }
 
 // Writer appends records as JSON lines. It is safe for concurrent use.
@@ -71,12 +115,26 @@ func Open(path string) (*Writer, error) {
 	return &Writer{w: f, closer: f}, nil
 }
 
-// Write appends one record as a single line.
+// Write appends one request record as a single line.
 func (w *Writer) Write(rec Record) error {
 	if rec.Detections == nil {
 		rec.Detections = []Detection{}
 	}
-	b, err := json.Marshal(rec)
+	rec.Type = TypeRequest
+	return w.line(rec)
+}
+
+// WriteDecision appends one decision record as a single line.
+func (w *Writer) WriteDecision(d Decision) error {
+	d.Type = TypeDecision
+	if d.Time.IsZero() {
+		d.Time = time.Now().UTC()
+	}
+	return w.line(d)
+}
+
+func (w *Writer) line(v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode audit record: %w", err)
 	}

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestWriterAppendsLines(t *testing.T) {
@@ -47,5 +49,35 @@ func TestWriterAppendsLines(t *testing.T) {
 	}
 	if n != 50 {
 		t.Fatalf("got %d lines, want 50", n)
+	}
+}
+
+func TestRecordTypes(t *testing.T) {
+	var buf strings.Builder
+	w := New(&buf)
+	if err := w.Write(Record{ID: "req_1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteDecision(Decision{Event: "allow", Token: "cloak_pw_x", Effect: "allow", Policy: "sha256:ab"}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("got %d lines, want 2", len(lines))
+	}
+	for i, want := range []string{TypeRequest, TypeDecision} {
+		var v struct {
+			Type string    `json:"type"`
+			Time time.Time `json:"time"`
+		}
+		if err := json.Unmarshal([]byte(lines[i]), &v); err != nil {
+			t.Fatal(err)
+		}
+		if v.Type != want {
+			t.Fatalf("line %d: got type %q, want %q", i, v.Type, want)
+		}
+		if i == 1 && v.Time.IsZero() {
+			t.Fatal("decision record without a time")
+		}
 	}
 }

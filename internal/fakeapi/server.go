@@ -35,6 +35,7 @@ var Hosts = []string{
 	"api.openai.com",
 	"generativelanguage.googleapis.com",
 	"chatgpt.com",
+	"api.github.com",
 	"localhost",
 }
 
@@ -217,6 +218,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 			return
 		}
 		writeJSON(w, http.StatusOK, obj{})
+	case p == "/user":
+		// A GitHub-like API call for egress tests: it answers with the credential it
+		// was given, as token-introspection endpoints do.
+		if checkMethod(w, r, http.MethodGet) {
+			writeJSON(w, http.StatusOK, obj{{"login", "octocat"}, {"authorization", r.Header.Get("Authorization")}})
+		}
 	case p == "/v1/models":
 		if checkMethod(w, r, http.MethodGet) {
 			models(w)
