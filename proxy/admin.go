@@ -14,12 +14,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/cloakroom/cloakroom/proxy/console"
 	"github.com/cloakroom/cloakroom/resolver"
 )
 
 // AdminHandler serves the admin endpoints: /healthz (the process is up), /readyz (the
 // vault answers), /metrics (Prometheus, from gatherer) and, with an admin token and
-// an approval store, the approvals API under /v1/approvals.
+// an approval store, the approvals API under /v1/approvals and, with an admin
+// token, the web console under /console/ (/ redirects there).
 func (p *Proxy) AdminHandler(gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -40,6 +42,8 @@ func (p *Proxy) AdminHandler(gatherer prometheus.Gatherer) http.Handler {
 	mux.Handle("GET /v1/approvals/{id}", p.approver(p.showApproval))
 	mux.Handle("POST /v1/approvals/{id}/approve", p.approver(p.decideApproval(true)))
 	mux.Handle("POST /v1/approvals/{id}/deny", p.approver(p.decideApproval(false)))
+	mux.Handle(console.Prefix, p.consoleHandler())
+	mux.Handle("GET /{$}", http.RedirectHandler(console.Prefix, http.StatusFound))
 	return mux
 }
 

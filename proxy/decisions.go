@@ -52,10 +52,11 @@ func (p *Proxy) onDecision(ev resolver.Event) {
 			}
 		}
 	}
-	p.metrics.decisions.WithLabelValues(rec.Direction, rec.Event).Inc()
+	p.metrics.decided(ev, rec.Direction, rec.Class)
 	if err := p.audit.WriteDecision(rec); err != nil {
 		p.log.Error("audit record lost", "event", rec.Event, "err", err)
 	}
+	p.feed.addDecision(rec)
 }
 
 // webhookTimeout bounds one webhook POST.

@@ -116,6 +116,7 @@ func (p *Proxy) exchangeEgress(req *http.Request, st *reqState) *http.Response {
 	}
 	st.upstream = time.Now()
 	up, err := p.upstream().RoundTrip(req)
+	p.metrics.upstreamDone(st, err)
 	if err != nil {
 		if req.Context().Err() != nil {
 			err = req.Context().Err()
@@ -226,7 +227,7 @@ func (p *Proxy) leakGuard(req *http.Request, st *reqState, body []byte) *http.Re
 		for _, f := range p.known.Scan(pt.text) {
 			value := pt.text[f.Start:f.End]
 			ctx, cancel := context.WithTimeout(req.Context(), VaultCallTimeout)
-			e, err := p.vault.LookupValue(ctx, value)
+			e, err := p.vaultLookupValue(ctx, value)
 			cancel()
 			if errors.Is(err, tokenize.ErrNotFound) {
 				continue // known from another key's era: nothing to decide
@@ -294,7 +295,7 @@ func (p *Proxy) injectTokens(req *http.Request, st *reqState, body *[]byte) ([]i
 	}
 	for _, f := range toks {
 		ctx, cancel := context.WithTimeout(req.Context(), VaultCallTimeout)
-		e, err := p.vault.Lookup(ctx, f.tok)
+		e, err := p.vaultLookup(ctx, f.tok)
 		cancel()
 		if errors.Is(err, tokenize.ErrNotFound) {
 			continue // not a token of ours: it stays as it is

@@ -83,6 +83,10 @@ func (p *Proxy) serveGateway(w http.ResponseWriter, r *http.Request) {
 		p.serveResolve(w, r)
 		return
 	}
+	if r.URL.Path == KnownPath {
+		p.serveKnown(w, r)
+		return
+	}
 	name, rest := splitRoute(r.URL.EscapedPath())
 	route, ok := p.gw[name]
 	if !ok {

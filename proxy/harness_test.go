@@ -76,6 +76,7 @@ type harnessOpts struct {
 	up        fakeapi.Options
 	policy    resolver.Policy // nil: resolver.SubmitterOnly
 	approvals resolver.ApprovalStore
+	captures  proxy.Captures // prompt capture, for the console (nil: off)
 }
 
 var testMasterKey = bytes.Repeat([]byte{7}, 32)
@@ -126,6 +127,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		Detector: det, Known: detect.NewKnownSet(0), Vault: h.vault,
 		Policy: o.policy, Approvals: o.approvals,
 		Audit: audit.New(h.audit), Logger: logger, Registerer: h.reg,
+		Captures: o.captures,
 	})
 	if err != nil {
 		t.Fatal(err)

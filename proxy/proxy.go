@@ -86,6 +86,10 @@ type Config struct {
 	// AdminAddr is the admin listener's address: the proxy refuses to carry
 	// requests to it, so an agent cannot reach the admin API through the proxy.
 	AdminAddr string
+	// ListenAddr and DataDir are the proxy listener's address and the data
+	// directory, shown on the console's setup page. Empty: the defaults are shown.
+	ListenAddr string
+	DataDir    string
 }
 
 // Validate reports every problem with the configuration.
@@ -146,6 +150,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer receives the proxy's metrics. Nil means a private registry.
 	Registerer prometheus.Registerer
+	// Captures, when set, keeps every model request's body as it went upstream
+	// (tokens, never secrets), for the console. Nil: prompt capture is off.
+	Captures Captures
 }
 
 // Proxy is cloakroom's forward proxy. It is safe for concurrent use.
@@ -174,6 +181,8 @@ type Proxy struct {
 	gw          map[string]gatewayRoute
 	mitm        *mitm
 	inflight    sync.WaitGroup // intercepted requests not yet finished
+	feed        feed           // recent traffic, for the console
+	captures    Captures
 }
 
 // New builds a Proxy.
@@ -199,6 +208,7 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 		log:       deps.Logger,
 		auth:      newAuthenticator(cfg.Agents, cfg.RequireAuth),
 		gw:        gw,
+		captures:  orNil(deps.Captures),
 	}
 	if p.maxBody == 0 {
 		p.maxBody = DefaultMaxBodyBytes
@@ -221,6 +231,7 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 	}
 	p.metrics = newMetrics(reg)
 	registerVaultMetrics(reg, p.vault)
+	p.registerStateMetrics(reg)
 	res, err := resolver.NewResolver(resolver.ResolverConfig{
 		Policy:      p.policy,
 		Approvals:   deps.Approvals,

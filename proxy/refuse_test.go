@@ -321,7 +321,7 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 	for _, m := range []string{
 		`cloakroom_requests_total{host="api.anthropic.com",outcome="forwarded",principal="unauthenticated"} 1`,
-		`cloakroom_tokens_minted_total{class=`, `cloakroom_detections_total{rule=`,
+		`cloakroom_tokens_minted_total{class=`, `cloakroom_detections_total{class=`,
 		`cloakroom_scan_duration_seconds_count 1`, `cloakroom_restores_total{outcome="restored"}`,
 		`cloakroom_vault_cache_total{op="tokenize",result="miss"}`, `cloakroom_vault_cache_total{op="lookup",result="hit"}`,
 	} {

@@ -158,6 +158,7 @@ func (p *Proxy) exchange(req *http.Request, st *reqState) *http.Response {
 	}
 	st.upstream = time.Now()
 	resp, err := p.upstream().RoundTrip(req)
+	p.metrics.upstreamDone(st, err)
 	if err != nil {
 		if req.Context().Err() != nil {
 			err = req.Context().Err()
@@ -246,6 +247,7 @@ func (p *Proxy) redact(req *http.Request, st *reqState) *http.Response {
 			"cloakroom could not scan the request body and forwarded nothing")
 	}
 	st.rec.Model = auditModel(st, out)
+	p.capture(st, out)
 	if len(st.rec.Detections) == 0 {
 		setBody(req, raw) // untouched: forward the agent's exact bytes
 		return nil
@@ -253,6 +255,17 @@ func (p *Proxy) redact(req *http.Request, st *reqState) *http.Response {
 	req.Header.Del("Content-Encoding") // forwarded decoded; upstreams accept identity
 	setBody(req, out)
 	return nil
+}
+
+// capture keeps the redacted body of a model request for review, when prompt
+// capture is on. A failure loses the capture, never the request.
+func (p *Proxy) capture(st *reqState, redacted []byte) {
+	if p.captures == nil {
+		return
+	}
+	if err := p.captures.Put(st.rec.ID, redacted); err != nil {
+		p.log.Warn("prompt capture lost", "id", st.rec.ID, "err", err)
+	}
 }
 
 func tooLargeMessage(limit int64) string {
@@ -278,14 +291,14 @@ func (p *Proxy) redactBody(ctx context.Context, body []byte, contentType string,
 		return body, nil
 	}
 	if declaredJSON(contentType) || looksJSON(body) {
-		out, err := walk.RedactSkip(body, func(f walk.Field, raw, s []byte) ([]walk.Replacement, error) {
+		out, err := p.walkJSON(ctx, body, st, func(f walk.Field, raw, s []byte) ([]walk.Replacement, error) {
 			known := p.known.Len() // before the scan: values learned during it count as new
 			reps, err := p.redactString(ctx, st, f, s)
 			if err == nil && len(reps) == 0 {
 				p.markClean(f, raw, known)
 			}
 			return reps, err
-		}, p.skipString)
+		})
 		if err == nil || declaredJSON(contentType) {
 			return out, err
 		}
@@ -332,7 +345,7 @@ func (p *Proxy) tokenizeFindings(ctx context.Context, st *reqState, path string,
 	for _, f := range fs {
 		value := s[f.Start:f.End]
 		vctx, cancel := context.WithTimeout(ctx, VaultCallTimeout)
-		tok, err := p.vault.Tokenize(vctx, value, f.Class, f.RuleID, st.rec.Principal)
+		tok, err := p.vaultTokenize(vctx, value, f.Class, f.RuleID, st.rec.Principal)
 		cancel()
 		if err != nil {
 			return nil, &vaultError{fmt.Errorf("tokenize %s: %w", f.RuleID, err)}
@@ -342,7 +355,7 @@ func (p *Proxy) tokenizeFindings(ctx context.Context, st *reqState, path string,
 		}
 		reps = append(reps, walk.Replacement{Start: f.Start, End: f.End, With: tok})
 		st.rec.Detections = append(st.rec.Detections, audit.Detection{Rule: f.RuleID, Class: f.Class, Token: tok, Path: path})
-		p.metrics.detections.WithLabelValues(f.RuleID).Inc()
+		p.metrics.detected(f.RuleID, f.Class, st.label)
 		if t, ok := tokenize.Parse(tok); ok {
 			p.metrics.tokenized.WithLabelValues(t.Class).Inc()
 		}
@@ -429,9 +442,11 @@ func (p *Proxy) record(st *reqState) {
 		outcome = outcomeError
 	}
 	p.metrics.requests.WithLabelValues(st.pattern, st.label, outcome).Inc()
+	p.metrics.failed(st)
 	if err := p.audit.Write(st.rec); err != nil {
 		p.log.Error("audit record lost", "id", st.rec.ID, "err", err)
 	}
+	p.feed.add(st.rec)
 	rules := make([]string, 0, len(st.rec.Detections))
 	for _, d := range st.rec.Detections {
 		rules = append(rules, d.Rule)

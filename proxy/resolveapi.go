@@ -57,7 +57,7 @@ func (p *Proxy) serveResolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), VaultCallTimeout)
-	e, err := p.vault.Lookup(ctx, tok)
+	e, err := p.vaultLookup(ctx, tok)
 	cancel()
 	switch {
 	case errors.Is(err, tokenize.ErrNotFound):

@@ -161,7 +161,7 @@ func (r *restorer) value(tok tokenize.Token) ([]byte, bool) {
 
 func (r *restorer) decide(tok tokenize.Token) *secret.Value {
 	ctx, cancel := context.WithTimeout(r.ctx, VaultCallTimeout)
-	e, err := r.p.vault.Lookup(ctx, tok)
+	e, err := r.p.vaultLookup(ctx, tok)
 	cancel()
 	if errors.Is(err, tokenize.ErrNotFound) {
 		r.p.metrics.restores.WithLabelValues(restoreUnknown).Inc()

@@ -16,7 +16,8 @@ import (
 // kept in an LRU keyed by a 128-bit keyed hash of the member name and the value, so
 // a resent conversation costs one hash per string instead of a scan. Known values
 // only grow: an entry remembers how many there were when it was made, and when more
-// have been learned since, only the known-value scan is run again.
+// have been learned since, only the known-value scan is run again. With the cache on,
+// a resent body's prefix is not even parsed again (resume.go).
 const (
 	// DefaultScanCacheEntries is the size of the scan cache when Config leaves it zero.
 	DefaultScanCacheEntries = 1 << 15
@@ -45,6 +46,7 @@ type scanEntry struct {
 type scanCache struct {
 	lru          *lru.Cache[scanKey, *scanEntry]
 	seed1, seed2 maphash.Seed
+	resume       *resumeCache // where resent bodies resume (resume.go); on with the cache
 }
 
 func newScanCache(entries int) *scanCache {
@@ -52,7 +54,7 @@ func newScanCache(entries int) *scanCache {
 	if err != nil {
 		return nil
 	}
-	return &scanCache{lru: c, seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed()}
+	return &scanCache{lru: c, seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(), resume: newResumeCache()}
 }
 
 // key hashes everything a string's treatment depends on: the domain, the member

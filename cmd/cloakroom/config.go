@@ -66,6 +66,8 @@ type fileConfig struct {
 		Webhook *string `yaml:"webhook"`
 	} `yaml:"approvals"`
 	AdminTokenFile *string `yaml:"admin_token_file"`
+
+	fileAudit `yaml:",inline"` // audit_max_bytes, audit_keep, audit_redis, audit_redis_maxlen, capture
 }
 
 // fileAgent is one entry of agents: in the config file.
@@ -103,6 +105,15 @@ type serveConfig struct {
 	ApprovalTTL    time.Duration     // how long an approval request stays pending
 	Webhook        string            // approval announcements (Slack-compatible)
 	AdminTokenFile string            // approvers' admin API token
+
+	// The audit trail and prompt capture (flags and checks in audit.go).
+	AuditMaxBytes    int64         // rotate the audit file before it passes this size; 0 never
+	AuditKeep        int           // rotated audit files kept
+	AuditRedis       bool          // with Redis configured, also append to the stream <prefix>audit
+	AuditRedisMaxLen int64         // about how many entries the stream keeps
+	Capture          bool          // keep each request body as it went upstream (redacted)
+	CaptureMaxAge    time.Duration // captures older than this are deleted
+	CaptureMaxBytes  int64         // past this total, the oldest captures are deleted
 }
 
 // stringList is a repeatable or comma-separated flag.
@@ -152,6 +163,7 @@ func parseServe(args []string) (serveConfig, error) {
 	)
 	fs.Var(&upstreamCA, "upstream-ca", "extra PEM CA file trusted for upstream TLS (repeatable)")
 	fs.Var(&intercept, "intercept", "extra host to intercept, e.g. llm.internal.example or *.example.ai (repeatable, comma-separated)")
+	auditFlags := addAuditFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: cloakroom serve [flags]\n\nRuns the proxy. Every flag can also be set in the --config file.\n\n")
 		fs.PrintDefaults()
@@ -229,6 +241,9 @@ func parseServe(args []string) (serveConfig, error) {
 			return serveConfig{}, fmt.Errorf("%s: want a duration such as 30s or 1h, got %q", d.key, text)
 		}
 		*d.dst = v
+	}
+	if err := auditFlags.resolve(&c, set, fc.fileAudit); err != nil {
+		return serveConfig{}, err
 	}
 	c.RequireAuth = *reqAuth
 	if !set["require-auth"] && fc.RequireAuth != nil {
@@ -314,6 +329,7 @@ func (c serveConfig) validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log format must be text or json, got %q", c.LogFormat))
 	}
+	errs = append(errs, c.validateAudit()...)
 	return errors.Join(errs...)
 }
 

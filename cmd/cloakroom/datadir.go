@@ -232,19 +232,3 @@ func (d *dataDir) writeBundle(caPEM []byte) error {
 	}
 	return os.Rename(d.file(bundleFile)+".tmp", d.file(bundleFile))
 }
-
-// envLines are the shell exports an agent needs to go through cloakroom.
-func envLines(listen, dir string) []string {
-	proxyURL := "http://" + listen
-	ca := filepath.Join(dir, caCertFile)
-	bundle := filepath.Join(dir, bundleFile)
-	return []string{
-		"export HTTPS_PROXY=" + proxyURL,
-		"export HTTP_PROXY=" + proxyURL,
-		"export NO_PROXY=localhost,127.0.0.1,::1",
-		"export NODE_EXTRA_CA_CERTS=" + ca,
-		"export SSL_CERT_FILE=" + bundle,
-		"export REQUESTS_CA_BUNDLE=" + bundle,
-		"export CODEX_CA_CERTIFICATE=" + bundle,
-	}
-}

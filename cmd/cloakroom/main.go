@@ -2,9 +2,11 @@
 //
 //	cloakroom serve [flags]     run the proxy (zero config: loopback, embedded store)
 //	cloakroom env [flags]       print the environment an agent needs
+//	cloakroom run [flags] -- CMD  run a command in that environment
 //	cloakroom scan [flags] [PATH...|-]  scan files or stdin for secrets
 //	cloakroom approvals ...     see and decide approval requests
 //	cloakroom policy ...        evaluate and test a Rego policy
+//	cloakroom audit ...         verify and read the audit trail
 //	cloakroom version           print the version
 package main
 
@@ -31,7 +33,6 @@ import (
 
 	"github.com/cloakroom/cloakroom/configs"
 	"github.com/cloakroom/cloakroom/detect"
-	"github.com/cloakroom/cloakroom/internal/audit"
 	"github.com/cloakroom/cloakroom/internal/redactlog"
 	"github.com/cloakroom/cloakroom/proxy"
 	"github.com/cloakroom/cloakroom/resolver"
@@ -77,7 +78,11 @@ const usage = `usage: cloakroom <command> [flags]
 
 commands:
   serve     run the proxy (zero config: 127.0.0.1:8080, admin 127.0.0.1:9090, embedded store)
-  env       print the environment lines an agent needs to use the proxy
+  env [--shell bash|zsh|fish] [--agent NAME --token-file F]
+            print the environment lines an agent needs to use the proxy
+  run [env flags] [--no-register] -- CMD [ARGS...]
+            run a command in that environment; its secret-looking variables
+            are registered with the proxy as known values first
   agent add NAME
             make credentials for an agent (a token, and the hash to configure)
   vault export|import [serve flags]
@@ -86,6 +91,8 @@ commands:
             scan files, directories or stdin for secrets (exit 1 on findings)
   approvals list|show|approve|deny
             see and decide approval requests (through the admin API)
+  audit verify|tail
+            check the audit trail's hash chain, or read it as a person would
   policy eval|test
             evaluate a policy on an input document, or run its Rego tests
   version   print the version
@@ -109,7 +116,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer stop()
 		err = serve(ctx, args[1:], stderr)
 	case "env":
-		err = envCmd(args[1:], stdout)
+		err = envCmd(args[1:], stdout, stderr)
+	case "run":
+		return runCmd(args[1:], stderr)
 	case "agent":
 		err = agentCmd(args[1:], stdout)
 	case "vault":
@@ -120,6 +129,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return policyCmd(args[1:], os.Stdin, stdout, stderr)
 	case "approvals":
 		return approvalsCmd(args[1:], stdout, stderr)
+	case "audit":
+		return auditCmd(args[1:], os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "cloakroom", version)
 	case "-h", "--help", "help":
@@ -136,19 +147,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-func envCmd(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("env", flag.ContinueOnError)
-	listen := fs.String("listen", defaultListen, "the proxy's listen address")
-	dir := fs.String("data-dir", defaultDataDir(), "the proxy's data directory")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	for _, l := range envLines(*listen, expandHome(*dir)) {
-		fmt.Fprintln(stdout, l)
-	}
-	return nil
 }
 
 func agentCmd(args []string, stdout io.Writer) error {
@@ -259,11 +257,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	auditW, err := openAudit(cfg.AuditLog)
+	auditW, closeAudit, err := openAudit(cfg, log)
 	if err != nil {
 		return err
 	}
-	defer auditW.Close()
+	defer closeAudit()
 
 	adminToken, err := loadOrCreateAdminToken(cfg.AdminTokenFile, cfg.AdminTokenFile == filepath.Join(cfg.DataDir, adminTokenFile))
 	if err != nil {
@@ -276,8 +274,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		return policy.LoadFile(cfg.Policy)
 	}
-	if err := loadPolicy(); err != nil {
-		log.Error("POLICY NOT LOADED: every restore, egress and resolve is denied until a valid policy is loaded (fix the file; it is reloaded on change and on SIGHUP)", "err", err)
+	policyErr := loadPolicy()
+	if policyErr != nil {
+		log.Error("POLICY NOT LOADED: every restore, egress and resolve is denied until a valid policy is loaded (fix the file; it is reloaded on change and on SIGHUP)", "err", policyErr)
+	}
+	captures, err := openCaptures(cfg)
+	if err != nil {
+		return err
 	}
 
 	reg := prometheus.NewRegistry()
@@ -296,9 +299,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		ApprovalWebhook: cfg.Webhook,
 		AdminToken:      adminToken,
 		AdminAddr:       cfg.Admin,
+		ListenAddr:      cfg.Listen,
+		DataDir:         cfg.DataDir,
 	}, proxy.Deps{
 		Detector: det, Known: detect.NewKnownSet(0), Vault: vault,
-		Policy: policy, Approvals: st.approvals,
+		Policy: policy, Approvals: st.approvals, Captures: captures,
 		Audit: auditW, Logger: log, Registerer: reg,
 	})
 	if err != nil {
@@ -306,6 +311,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer p.Close()
 	applyPolicy := func(err error) {
+		p.ObservePolicyLoad(err)
 		if err != nil {
 			log.Error("POLICY RELOAD FAILED: keeping the last good policy", "version", policy.Version(), "err", err)
 			return
@@ -315,7 +321,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		log.Info("policy loaded", "name", policy.Name(), "version", policy.Version(), "egress_hosts", policy.EgressHosts())
 	}
-	applyPolicy(nil)
+	if policyErr == nil {
+		applyPolicy(nil)
+	} else {
+		p.ObservePolicyLoad(policyErr) // logged above; everything is denied
+	}
 	go watchPolicy(ctx, cfg.Policy, policy, applyPolicy, log)
 	go p.ExpireApprovals(ctx, approvalSweep)
 	// Values other replicas tokenize from now on join the known-value set; start
@@ -485,13 +495,6 @@ type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.Debug("redis", "msg", fmt.Sprintf(format, v...))
-}
-
-func openAudit(path string) (*audit.Writer, error) {
-	if path == "-" {
-		return audit.New(os.Stdout), nil
-	}
-	return audit.Open(path)
 }
 
 // upstreamRoots returns the system roots (SSL_CERT_FILE honoured by crypto/x509) plus

@@ -1,17 +1,6 @@
-// Package audit writes the audit trail as JSON lines: one "request" record per
-// intercepted request and one "decision" record per policy decision or approval
-// event. Records name rules, classes, tokens and JSON paths; they never carry a
-// secret value.
 package audit
 
-import (
-	"encoding/json"
-	"fmt"
-	"io"
-	"os"
-	"sync"
-	"time"
-)
+import "time"
 
 // Detection is one secret replaced in a request.
 type Detection struct {
@@ -25,6 +14,8 @@ type Detection struct {
 const (
 	TypeRequest  = "request"
 	TypeDecision = "decision"
+	// TypeChain marks a ChainEvent: a record the Writer writes about the trail itself.
+	TypeChain = "chain"
 )
 
 // Record describes one intercepted request from start to end.
@@ -89,68 +80,26 @@ type Decision struct {
 	Once  bool      `json:"once,omitempty"`
 }
 
-// Writer appends records as JSON lines. It is safe for concurrent use.
-type Writer struct {
-	mu     sync.Mutex
-	w      io.Writer
-	closer io.Closer
-}
+// Chain events, in a ChainEvent's "event".
+const (
+	// EventRotated is the first line of a file the Writer started by rotation.
+	EventRotated = "rotated"
+	// EventTorn follows an incomplete line (a crash or a failed write cut it short):
+	// that line is not part of the chain, and this record names it by its hash.
+	EventTorn = "torn"
+)
 
-// New returns a Writer that writes to w.
-func New(w io.Writer) *Writer { return &Writer{w: w} }
-
-// Discard is a Writer that drops every record.
-func Discard() *Writer { return New(io.Discard) }
-
-// Open appends to the file at path, creating it with mode 0600.
-func Open(path string) (*Writer, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open audit log: %w", err)
-	}
-	if err := f.Chmod(0o600); err != nil { // an older file may be wider
-		_ = f.Close()
-		return nil, fmt.Errorf("open audit log: %w", err)
-	}
-	return &Writer{w: f, closer: f}, nil
-}
-
-// Write appends one request record as a single line.
-func (w *Writer) Write(rec Record) error {
-	if rec.Detections == nil {
-		rec.Detections = []Detection{}
-	}
-	rec.Type = TypeRequest
-	return w.line(rec)
-}
-
-// WriteDecision appends one decision record as a single line.
-func (w *Writer) WriteDecision(d Decision) error {
-	d.Type = TypeDecision
-	if d.Time.IsZero() {
-		d.Time = time.Now().UTC()
-	}
-	return w.line(d)
-}
-
-func (w *Writer) line(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode audit record: %w", err)
-	}
-	b = append(b, '\n')
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if _, err := w.w.Write(b); err != nil {
-		return fmt.Errorf("write audit record: %w", err)
-	}
-	return nil
-}
-
-// Close closes the underlying file, if Open made one.
-func (w *Writer) Close() error {
-	if w.closer == nil {
-		return nil
-	}
-	return w.closer.Close()
+// ChainEvent is a record the Writer writes about the trail itself, not about a
+// request: a rotation (naming what retention deleted) or a torn line.
+type ChainEvent struct {
+	Type  string    `json:"type"` // TypeChain
+	Time  time.Time `json:"time"`
+	Event string    `json:"event"` // EventRotated or EventTorn
+	// PrunedThrough and PrunedHash, on a rotation that deleted old files, are the
+	// seq and hash of the last line deleted: the oldest kept line follows it.
+	PrunedThrough uint64 `json:"pruned_through,omitempty"`
+	PrunedHash    string `json:"pruned_hash,omitempty"`
+	// TornBytes and TornSHA256 describe the incomplete line just before this one.
+	TornBytes  int    `json:"torn_bytes,omitempty"`
+	TornSHA256 string `json:"torn_sha256,omitempty"`
 }

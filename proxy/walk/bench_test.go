@@ -173,3 +173,34 @@ func BenchmarkModel(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRedactResume redacts a 1 MB body resumed at its last checkpoint at least
+// 20 KB before its end (the previous turn's prefix), against the whole walk.
+func BenchmarkRedactResume(b *testing.B) {
+	body := agentBody(1 << 20)
+	fn := func(f Field, _, s []byte) ([]Replacement, error) { return benchRedactFunc(f, s) }
+	var from Checkpoint
+	var before []Replacement
+	if _, err := RedactResume(body, fn, ResumeOptions{Gap: 1 << 10, OnCheckpoint: func(cp Checkpoint, reps []Replacement) {
+		if cp.Offset <= len(body)-20<<10 {
+			from, before = cp, append(before[:0], reps...)
+		}
+	}}); err != nil || from.Offset == 0 {
+		b.Fatalf("no checkpoint (%v)", err)
+	}
+	for _, resume := range []bool{false, true} {
+		name, opt := "whole", ResumeOptions{}
+		if resume {
+			name, opt = "resumed", ResumeOptions{From: &from, Before: before}
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if _, err := RedactResume(body, fn, opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

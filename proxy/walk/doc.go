@@ -39,6 +39,20 @@
 // hold no secret, and most names of a request body are such words. The rules are
 // the tables in skip.go.
 //
+// # Resuming
+//
+// An agent resends its whole conversation every turn. RedactResume takes checkpoints
+// as it walks a body (after array elements and object members at most
+// MaxCheckpointDepth levels deep) and can start a later walk at one of them, when the
+// caller vouches that the new body has the same bytes before it (a keyed hash): the
+// strings before it are neither parsed nor passed to the callback, and their
+// replacements are taken as given. A checkpoint holds offsets, an array index and the
+// location of member names, never body bytes. The walk takes no checkpoint where a
+// later byte could change how the strings before it are treated (inside a skipped
+// value, after the data of what may yet turn out to be a media object, or inside a
+// member whose name the callback replaced), and refuses to resume (ErrCannotResume)
+// when an object open at the checkpoint turns out to be a thinking block.
+//
 // # Performance
 //
 // One pass validates the body and records where its strings are; a second pass

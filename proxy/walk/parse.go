@@ -32,6 +32,14 @@ type seg struct {
 	// pOff and pLen locate in walker.arena the path up to and including this step,
 	// once built; pLen < 0 until then.
 	pOff, pLen int
+	// An object's step also keeps the kind of the member holding the object, what
+	// its members have said so far, and where its current member's name is in
+	// walker.b (a Checkpoint keeps them).
+	holder           uint8
+	keyEsc           bool
+	keyStart, keyEnd int
+	name             int // the rec of the current member's name, or -1
+	st               objState
 }
 
 // walker holds the state of one walk over one document. The first pass (parse)
@@ -60,6 +68,14 @@ type walker struct {
 	out   []byte        // restore output of a nested walker
 	child *walker
 	skip  SkipFunc // redact: strings to leave undecoded and unvisited
+
+	// Checkpoints (redact, level 0): taken at least gap bytes apart (0: none), the
+	// last at lastMark; before are the replacements of a resumed walk's prefix.
+	gap      int
+	lastMark int
+	cps      []taken
+	before   []Replacement
+	onCP     func(Checkpoint, []Replacement)
 }
 
 // reset prepares w to walk b.
@@ -70,6 +86,7 @@ func (w *walker) reset(b []byte, prefix []byte, level int, restore bool) {
 	w.segs, w.recs, w.data, w.arena = w.segs[:0], w.recs[:0], w.data[:0], w.arena[:0]
 	w.root = [2]int{0, -1}
 	w.paths = ""
+	w.gap, w.lastMark, w.cps, w.before, w.onCP = 0, 0, w.cps[:0], nil, nil
 }
 
 // parse validates w.b and records its string values.
@@ -264,44 +281,64 @@ func (w *walker) object(i int, holder uint8) (int, error) {
 		return i, tooDeep(i)
 	}
 	b := w.b
-	recStart, arenaStart, dataStart := len(w.recs), len(w.arena), len(w.data)
-	var st objState
 	if i = skipWS(b, i+1); i < len(b) && b[i] == '}' {
 		w.depth--
 		return i + 1, nil
 	}
-	w.segs = append(w.segs, seg{isKey: true, pLen: -1})
-	top := len(w.segs) - 1
+	w.segs = append(w.segs, seg{isKey: true, pLen: -1, holder: holder})
+	return w.members(i, len(w.segs)-1, marks{recs: len(w.recs), arena: len(w.arena), data: len(w.data), cps: len(w.cps)}, false)
+}
+
+// marks are the lengths of w.recs, w.arena, w.data and w.cps when an object opened.
+// An object a resumed walk starts inside opened before it: resumed is set, the rest 0.
+type marks struct {
+	recs, arena, data, cps int
+	resumed                bool
+}
+
+// members parses the members of the object of w.segs[top] from b[i], where its first
+// member starts, or, if after is set, where a member's value ends; and the object's
+// end.
+func (w *walker) members(i, top int, at marks, after bool) (int, error) {
+	b := w.b
 	for {
-		if i >= len(b) || b[i] != '"' {
-			return i, syntaxError(i)
+		if !after {
+			if i >= len(b) || b[i] != '"' {
+				return i, syntaxError(i)
+			}
+			end, esc, err := scanString(b, i+1)
+			if err != nil {
+				return end, err
+			}
+			keyStart := i + 1
+			key := b[keyStart:end]
+			if esc {
+				key = unescape(nil, key) // rare; the path keeps it
+			}
+			var m memberInfo
+			if w.level == 0 {
+				m = lookupMember(key) // skip rules apply to the body only
+			}
+			name := -1
+			if w.mute == 0 && m.kind&kindAPIName == 0 {
+				name = w.recordName(keyStart, end, esc)
+			}
+			if i = skipWS(b, end+1); i >= len(b) || b[i] != ':' {
+				return i, syntaxError(i)
+			}
+			s := &w.segs[top]
+			s.key, s.pLen, s.keyStart, s.keyEnd, s.keyEsc, s.name = key, -1, keyStart, end, esc, name
+			if i, err = w.member(skipWS(b, i+1), m, top); err != nil {
+				return i, err
+			}
+			if name >= 0 {
+				w.recs[name].aux = len(w.recs)
+			}
+			if w.gap > 0 && top < MaxCheckpointDepth && i-w.lastMark >= w.gap {
+				w.mark(i)
+			}
 		}
-		end, esc, err := scanString(b, i+1)
-		if err != nil {
-			return end, err
-		}
-		key := b[i+1 : end]
-		if esc {
-			key = unescape(nil, key) // rare; the path keeps it
-		}
-		var m memberInfo
-		if w.level == 0 {
-			m = lookupMember(key) // skip rules apply to the body only
-		}
-		name := -1
-		if w.mute == 0 && m.kind&kindAPIName == 0 {
-			name = w.recordName(i+1, end, esc)
-		}
-		if i = skipWS(b, end+1); i >= len(b) || b[i] != ':' {
-			return i, syntaxError(i)
-		}
-		w.segs[top].key, w.segs[top].pLen = key, -1
-		if i, err = w.member(skipWS(b, i+1), m, holder, &st); err != nil {
-			return i, err
-		}
-		if name >= 0 {
-			w.recs[name].aux = len(w.recs)
-		}
+		after = false
 		if i = skipWS(b, i); i >= len(b) {
 			return i, syntaxError(i)
 		}
@@ -314,14 +351,20 @@ func (w *walker) object(i int, holder uint8) (int, error) {
 		}
 		break
 	}
+	st := w.segs[top].st
 	w.segs = w.segs[:top]
 	switch {
 	case st.opaque:
+		if at.resumed {
+			// Its strings before the checkpoint were redacted: they must not be.
+			return i, errOpaqueResumed
+		}
 		w.mute--
-		w.recs = w.recs[:recStart]
-		w.truncateArena(arenaStart)
+		w.recs = w.recs[:at.recs]
+		w.truncateArena(at.arena)
+		w.cps = w.cps[:at.cps] // taken before its "type" said so
 	case st.media && !st.otherType:
-		for _, n := range w.data[dataStart:] {
+		for _, n := range w.data[at.data:] {
 			if !st.text {
 				w.recs[n].drop = true
 				continue
@@ -329,19 +372,20 @@ func (w *walker) object(i int, holder uint8) (int, error) {
 			w.recs[n].aux, w.recs[n].mtLen = st.mtOff, uint8(st.mtLen)
 		}
 	}
-	w.data = w.data[:dataStart]
+	w.data = w.data[:at.data]
 	w.depth--
 	return i + 1, nil
 }
 
-// member parses the value at b[i] of a member with the rules m, in an object held by
-// a member of kind holder, and updates st.
-func (w *walker) member(i int, m memberInfo, holder uint8, st *objState) (int, error) {
+// member parses the value at b[i] of a member with the rules m, in the object of
+// w.segs[top], and updates what the object's members have said. w.segs may grow
+// while the value is parsed: the object's state is looked up again after.
+func (w *walker) member(i int, m memberInfo, top int) (int, error) {
 	b := w.b
 	isStr := i < len(b) && b[i] == '"'
 	var err error
 	switch {
-	case m.kind&kindSkip != 0, m.kind&kindData != 0 && holder&kindB64Holder != 0:
+	case m.kind&kindSkip != 0, m.kind&kindData != 0 && w.segs[top].holder&kindB64Holder != 0:
 		w.mute++
 		i, err = w.value(i, m)
 		w.mute--
@@ -355,6 +399,7 @@ func (w *walker) member(i int, m memberInfo, holder uint8, st *objState) (int, e
 			w.tmp = unescape(w.tmp[:0], t)
 			t = w.tmp
 		}
+		st := &w.segs[top].st
 		switch {
 		case skipType(t, w.restore):
 			if !st.opaque {
@@ -371,9 +416,11 @@ func (w *walker) member(i int, m memberInfo, holder uint8, st *objState) (int, e
 			w.data = append(w.data, n) // dropped at close if the object is media
 		}
 	case m.kind&kindMedia != 0:
-		st.media = true
+		w.segs[top].st.media = true // before the value: no checkpoint inside it
 		start := i + 1
-		if i, err = w.value(i, m); err != nil || !isStr {
+		i, err = w.value(i, m)
+		st := &w.segs[top].st
+		if err != nil || !isStr {
 			st.text = true // not a string: unknown
 			return i, err
 		}
@@ -387,7 +434,9 @@ func (w *walker) member(i int, m memberInfo, holder uint8, st *objState) (int, e
 		st.mtLen = len(w.arena) - st.mtOff
 		st.text = st.text || st.mtLen == 0 || !binaryMedia(string(w.arena[st.mtOff:]))
 	default:
-		st.otherType = st.otherType || m.kind&kindType != 0 // a "type" that is not a string
+		if m.kind&kindType != 0 {
+			w.segs[top].st.otherType = true // a "type" that is not a string
+		}
 		i, err = w.value(i, m)
 	}
 	return i, err
@@ -404,13 +453,25 @@ func (w *walker) array(i int) (int, error) {
 		return i + 1, nil
 	}
 	w.segs = append(w.segs, seg{pLen: -1})
-	top := len(w.segs) - 1
-	for n := 0; ; n++ {
-		w.segs[top].idx, w.segs[top].pLen = n, -1
-		var err error
-		if i, err = w.value(i, memberInfo{}); err != nil {
-			return i, err
+	return w.elements(i, len(w.segs)-1, 0, false)
+}
+
+// elements parses the elements of the array of w.segs[top] from b[i], where its
+// element n starts, or, if after is set, where element n ends; and the array's end.
+func (w *walker) elements(i, top, n int, after bool) (int, error) {
+	b := w.b
+	for ; ; n++ {
+		if !after {
+			w.segs[top].idx, w.segs[top].pLen = n, -1
+			var err error
+			if i, err = w.value(i, memberInfo{}); err != nil {
+				return i, err
+			}
+			if w.gap > 0 && top < MaxCheckpointDepth && i-w.lastMark >= w.gap {
+				w.mark(i)
+			}
 		}
+		after = false
 		if i = skipWS(b, i); i >= len(b) {
 			return i, syntaxError(i)
 		}

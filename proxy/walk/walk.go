@@ -111,32 +111,7 @@ func Redact(body []byte, fn RedactFunc) ([]byte, error) {
 }
 
 func redact(body []byte, fn RedactRawFunc, skip SkipFunc) ([]byte, error) {
-	w := getWalker()
-	defer putWalker(w)
-	w.reset(body, nil, 0, false)
-	w.skip = skip
-	if err := w.parse(); err != nil {
-		return nil, err
-	}
-	reps, err := w.redact(fn)
-	if err != nil {
-		return nil, err
-	}
-	if len(reps) == 0 {
-		return body, nil
-	}
-	n := len(body)
-	for _, r := range reps {
-		n += len(r.With) - (r.End - r.Start)
-	}
-	out := make([]byte, 0, n)
-	last := 0
-	for _, r := range reps {
-		out = append(out, body[last:r.Start]...)
-		out = append(out, r.With...)
-		last = r.End
-	}
-	return append(out, body[last:]...), nil
+	return RedactResume(body, fn, ResumeOptions{Skip: skip})
 }
 
 // Restore calls fn for every string value and member name of body whose raw literal
@@ -163,6 +138,7 @@ func Restore(body []byte, fn RestoreFunc) ([]byte, error) {
 // rename is a member name that Redact replaced: the recs before end whose path
 // starts with the oldLen bytes of the name's own path get prefix instead.
 type rename struct {
+	rec    int // the name's rec
 	end    int
 	oldLen int
 	prefix string // the new path of the member
@@ -220,7 +196,7 @@ func (w *walker) renamed(k int, s []byte, reps []Replacement) {
 	if r.pathLen > 0 {
 		sep, oldLen = ".", oldLen+1
 	}
-	w.renames = append(w.renames, rename{end: r.aux, oldLen: oldLen, prefix: path + sep + name, name: name})
+	w.renames = append(w.renames, rename{rec: k, end: r.aux, oldLen: oldLen, prefix: path + sep + name, name: name})
 }
 
 // decoded returns the content of r, decoded into w.buf if needed. Redact sees it as
@@ -281,8 +257,12 @@ func looksJSON(s []byte) bool {
 // redact calls fn for the recorded strings and returns the raw replacements, sorted,
 // in w.b coordinates. The result is reused by the next call.
 func (w *walker) redact(fn RedactRawFunc) ([]Replacement, error) {
-	w.reps, w.renames = w.reps[:0], w.renames[:0]
+	w.reps, w.renames = append(w.reps[:0], w.before...), w.renames[:0]
+	c := 0 // next checkpoint
 	for k := range w.recs {
+		for ; c < len(w.cps) && w.cps[c].rec <= k; c++ {
+			w.checkpoint(c)
+		}
 		r := &w.recs[k]
 		if r.drop {
 			continue
@@ -314,6 +294,9 @@ func (w *walker) redact(fn RedactRawFunc) ([]Replacement, error) {
 		if len(reps) > 0 {
 			w.reps = mapSpans(w.reps, w.b[r.start:r.end], r.start, reps, r.esc)
 		}
+	}
+	for ; c < len(w.cps); c++ {
+		w.checkpoint(c)
 	}
 	return w.reps, nil
 }
@@ -386,7 +369,7 @@ func getWalker() *walker { return walkers.Get().(*walker) }
 
 func putWalker(w *walker) {
 	for c := w; c != nil; c = c.child {
-		if cap(c.arena) > maxPooled || cap(c.buf) > maxPooled || cap(c.out) > maxPooled || cap(c.recs) > maxPooled/64 {
+		if cap(c.arena) > maxPooled || cap(c.buf) > maxPooled || cap(c.out) > maxPooled || cap(c.recs) > maxPooled/64 || cap(c.cps) > maxPooled/256 {
 			return
 		}
 	}
