@@ -81,6 +81,15 @@ type Rule struct {
 	TruePositives []Sample
 	// FalsePositives must yield no finding of this rule.
 	FalsePositives []Sample
+
+	// onlyStemKeys marks a built-in Field body that finds nothing unless stemKey
+	// accepts the key, so ScanField can skip it after one test for all such rules.
+	onlyStemKeys bool
+	// keyHits marks a built-in Match body that parses the key name around the hit
+	// (assignAt): every hit inside one key name (AWS_SECRET_ACCESS_KEY holds "secret"
+	// and "access_key") gives the same secret or none, so after a finding, hits
+	// between its keyword and its secret are skipped.
+	keyHits bool
 }
 
 // Window defaults for Pattern rules.
@@ -117,10 +126,11 @@ type Detector struct {
 
 type compiled struct {
 	Rule
-	re    *regexp.Regexp
-	free  *regexp.Regexp // Anchored rules: the pattern unanchored, for a one-pass scan
-	group int            // submatch index of the secret; 0 = whole match
-	lowKw []string       // Keywords in lower case
+	re     *regexp.Regexp
+	free   *regexp.Regexp // Anchored rules: the pattern unanchored, for a one-pass scan
+	group  int            // submatch index of the secret; 0 = whole match
+	lowKw  []string       // Keywords in lower case
+	kwLead [4]uint64      // first bytes of lowKw, a bit set
 }
 
 type target struct {
@@ -201,7 +211,11 @@ func New(cfg Config) (*Detector, error) {
 func compile(r Rule) (compiled, error) {
 	c := compiled{Rule: r}
 	for _, kw := range r.Keywords {
-		c.lowKw = append(c.lowKw, strings.ToLower(kw))
+		low := strings.ToLower(kw)
+		c.lowKw = append(c.lowKw, low)
+		if low != "" {
+			c.kwLead[low[0]>>6] |= 1 << (low[0] & 63)
+		}
 	}
 	var errs []error
 	bad := func(format string, args ...any) {
@@ -294,21 +308,36 @@ func (d *Detector) Rules() []Rule {
 type candidate struct {
 	rule       int
 	start, end int
+	hit        int // start of the keyword hit a Match rule found it at
 }
 
 // Scan returns the secrets in input, sorted by Start and non-overlapping. It allocates
 // nothing when input holds no keyword of any rule.
 func (d *Detector) Scan(input []byte) []Finding {
-	return d.allowed(input, d.resolve(d.scan(input, nil)))
+	var buf [4]candidate // candidates stay on the stack unless there are many
+	return d.allowed(input, d.resolve(d.scan(input, buf[:0])))
 }
 
 // ScanField scans value, the decoded string of a JSON object member named key: the
 // findings of Scan(value) plus those of the Field rules, which judge the value by its
 // key (a value under "client_secret" that looks like a real secret is one as a whole).
 func (d *Detector) ScanField(key string, value []byte) []Finding {
-	cands := d.scan(value, nil)
+	var buf [4]candidate
+	cands := d.scan(value, buf[:0])
+	keyed := -1 // stemKey(key), once needed: 0 or 1
 	for _, i := range d.fields {
 		r := &d.rules[i]
+		if r.onlyStemKeys {
+			if keyed < 0 {
+				keyed = 0
+				if stemKey(key) {
+					keyed = 1
+				}
+			}
+			if keyed == 0 {
+				continue
+			}
+		}
 		if s, e, ok := r.Field(key, value); ok && d.accept(r, value, s, e, -1, -1) {
 			cands = append(cands, candidate{rule: i, start: s, end: e})
 		}
@@ -346,8 +375,17 @@ func (d *Detector) scan(input []byte, cands []candidate) []candidate {
 // over the rest of the input instead (linear: RE2), and its later hits are skipped.
 // Ordinary text stays far below the budget.
 type deadZones struct {
-	until map[int]int
-	work  map[int]int
+	// The first rules to do pattern work sit in a small array (no allocation on
+	// ordinary text); more spill into a map.
+	n     int
+	first [4]zone
+	more  map[int]*zone
+}
+
+// zone is one rule's state in deadZones.
+type zone struct {
+	rule        int
+	until, work int
 }
 
 // windowBudget is the window bytes a rule may examine per input byte (plus a fixed
@@ -357,23 +395,56 @@ const (
 	windowBudgetFixed = 16 << 10
 )
 
-func (z *deadZones) covers(rule, ks int) bool { return z.until != nil && ks < z.until[rule] }
+// get returns rule's zone, nil if it has none.
+func (z *deadZones) get(rule int) *zone {
+	for i := 0; i < z.n; i++ {
+		if z.first[i].rule == rule {
+			return &z.first[i]
+		}
+	}
+	if z.more != nil {
+		return z.more[rule]
+	}
+	return nil
+}
+
+// zone returns rule's zone, adding it if needed.
+func (z *deadZones) zone(rule int) *zone {
+	if x := z.get(rule); x != nil {
+		return x
+	}
+	if z.n < len(z.first) {
+		z.first[z.n] = zone{rule: rule}
+		z.n++
+		return &z.first[z.n-1]
+	}
+	if z.more == nil {
+		z.more = map[int]*zone{}
+	}
+	x := &zone{rule: rule}
+	z.more[rule] = x
+	return x
+}
+
+func (z *deadZones) covers(rule, ks int) bool {
+	if z.n == 0 {
+		return false
+	}
+	x := z.get(rule)
+	return x != nil && ks < x.until
+}
 
 func (z *deadZones) mark(rule, end int) {
-	if z.until == nil {
-		z.until = map[int]int{}
-	}
-	z.until[rule] = max(z.until[rule], end)
+	x := z.zone(rule)
+	x.until = max(x.until, end)
 }
 
 // spend adds n bytes of pattern work to rule and reports whether its budget for an
 // input of size bytes is spent.
 func (z *deadZones) spend(rule, n, size int) bool {
-	if z.work == nil {
-		z.work = map[int]int{}
-	}
-	z.work[rule] += n
-	return z.work[rule] > windowBudget*size+windowBudgetFixed
+	x := z.zone(rule)
+	x.work += n
+	return x.work > windowBudget*size+windowBudgetFixed
 }
 
 // rest runs r's pattern once over input[from:] and marks the rule done for this scan.
@@ -399,12 +470,12 @@ func (d *Detector) hit(input []byte, k, ks, ke int, cands []candidate, dead *dea
 		if r.CaseSensitive && string(input[ks:ke]) != t.kw {
 			continue
 		}
-		if covered(cands, t.rule, ks, ke) || dead.covers(t.rule, ks) {
+		if covered(cands, t.rule, ks, ke, r.keyHits) || dead.covers(t.rule, ks) {
 			continue
 		}
 		if r.Match != nil {
 			if s, e, ok := r.Match(input, ks, ke); ok && d.accept(r, input, s, e, ks, ke) {
-				cands = append(cands, candidate{rule: t.rule, start: s, end: e})
+				cands = append(cands, candidate{rule: t.rule, start: s, end: e, hit: ks})
 			}
 			continue
 		}
@@ -413,11 +484,13 @@ func (d *Detector) hit(input []byte, k, ks, ke int, cands []candidate, dead *dea
 	return cands
 }
 
-// covered reports whether a recent candidate of rule already spans the hit.
-func covered(cands []candidate, rule, ks, ke int) bool {
+// covered reports whether a recent candidate of rule already spans the hit or, for a
+// keyHits rule, whether the hit lies between a candidate's own hit and its secret:
+// in the same key name, which the rule parses the same from either hit.
+func covered(cands []candidate, rule, ks, ke int, keyHits bool) bool {
 	for i := len(cands) - 1; i >= 0 && i >= len(cands)-8; i-- {
 		c := cands[i]
-		if c.rule == rule && c.start <= ks && ke <= c.end {
+		if c.rule == rule && (c.start <= ks && ke <= c.end || keyHits && c.hit < ks && ks < c.start) {
 			return true
 		}
 	}
@@ -561,9 +634,12 @@ func ownKeywordsOK(r *compiled, sec []byte) bool {
 		return true
 	}
 	found := false
-	for _, kw := range r.lowKw {
-		for i := 0; i+len(kw) <= len(sec); i++ {
-			if hasPrefixFold(sec[i:], kw) {
+	for i, c := range sec {
+		if c = lowerASCII(c); r.kwLead[c>>6]&(1<<(c&63)) == 0 {
+			continue
+		}
+		for _, kw := range r.lowKw {
+			if i+len(kw) <= len(sec) && len(kw) > 0 && kw[0] == c && hasPrefixFold(sec[i:], kw) {
 				found = true
 				for j := i; j < i+len(kw); j++ {
 					mark[j>>6] |= 1 << (j & 63)

@@ -3,6 +3,7 @@ package detect
 import (
 	"bytes"
 	"math"
+	"slices"
 )
 
 // Key kinds for context-based rules.
@@ -37,15 +38,64 @@ var (
 	}
 )
 
-// stemEnds holds the last bytes of all stems: a cheap first test.
-var stemEnds = func() (t [256]bool) {
+// stemTails holds the last three bytes of every stem (and of "pass"), packed as
+// packTail packs them: a key whose normalized form ends otherwise is of no kind.
+// stemTailBits is a one-word filter over them.
+var stemTails, stemTailBits = func() (t []uint32, bits uint64) {
 	for _, list := range [][]string{passwordStems, secretStems, {"pass"}} {
 		for _, s := range list {
-			t[s[len(s)-1]] = true
+			if p := packTail(s[len(s)-3], s[len(s)-2], s[len(s)-1]); !slices.Contains(t, p) {
+				t = append(t, p)
+				bits |= 1 << tailBit(p)
+			}
 		}
 	}
-	return t
+	return t, bits
 }()
+
+func packTail(a, b, c byte) uint32 { return uint32(a)<<16 | uint32(b)<<8 | uint32(c) }
+func tailBit(t uint32) uint32      { return (t * 0x9E3779B1) >> 26 }
+
+// isStemTail reports whether t, a packed tail, is one of stemTails.
+func isStemTail(t uint32) bool {
+	return stemTailBits&(1<<tailBit(t)) != 0 && slices.Contains(stemTails, t)
+}
+
+// keyTail returns the last three bytes of normKey(key), packed, without building it:
+// normKey keeps letters and digits in lower case and drops trailing digits, so its
+// result ends at the last letter of key. ok is false when it is shorter than three.
+func keyTail(key string) (tail uint32, ok bool) {
+	i := len(key) - 1
+	for i >= 0 && !isLetter(key[i]) {
+		i--
+	}
+	n := 0
+	for ; i >= 0 && n < 24; i-- {
+		if c := key[i]; isAlnum(c) {
+			tail |= uint32(c|0x20) << n // letters and digits: |0x20 lowers a letter, keeps a digit
+			n += 8
+		}
+	}
+	return tail, n == 24
+}
+
+// stemKey reports whether key may be of a kind other than kindNone (its normalized
+// form ends like a stem) or name a key (it ends in "key", which is a stem's end too):
+// the cheap test that ScanField makes once for the Field rules that only judge such
+// keys (onlyStemKeys). It is exact in the negative.
+func stemKey(key string) bool {
+	if len(key) == 0 || len(key) > 64 {
+		return false
+	}
+	t, ok := keyTail(key)
+	return ok && isStemTail(t)
+}
+
+// tailIsKey reports whether the normalized key ends in "key".
+func tailIsKey(key string) bool {
+	t, ok := keyTail(key)
+	return ok && t == packTail('k', 'e', 'y')
+}
 
 // keyKind classifies a key name: kindPassword, kindSecret or kindNone.
 func keyKind(key []byte) int {
@@ -55,7 +105,7 @@ func keyKind(key []byte) int {
 	var buf [64]byte
 	norm := normKey(&buf, key)
 	n := len(norm)
-	if n == 0 || !stemEnds[norm[n-1]] {
+	if n < 3 || !isStemTail(packTail(norm[n-3], norm[n-2], norm[n-1])) {
 		return kindNone
 	}
 	for _, s := range passwordStems {
@@ -312,6 +362,54 @@ var placeholderMarkers = [][]byte{
 	[]byte("vault:"), []byte("env("), []byte("env["),
 }
 
+var placeholderIndex = newMarkerIndex(placeholderMarkers)
+
+// markerIndex finds whether a text holds one of a set of markers (byte strings of at
+// least two bytes) in one pass: a bit set over a hash of their first two bytes says
+// where one may start.
+type markerIndex struct {
+	pairs   [4096 / 64]uint64
+	markers [][]byte
+}
+
+func pairIndex(a, b byte) uint { return uint((uint32(a)|uint32(b)<<8)*0x9E3779B1) >> 20 }
+
+func newMarkerIndex(markers [][]byte) *markerIndex {
+	x := &markerIndex{markers: markers}
+	for _, m := range markers {
+		if len(m) < 2 {
+			continue // never built so: markers are literals of this package
+		}
+		p := pairIndex(m[0], m[1])
+		x.pairs[p>>6] |= 1 << (p & 63)
+	}
+	return x
+}
+
+// in reports whether text holds one of the markers.
+func (x *markerIndex) in(text []byte) bool {
+	for i := 0; i+1 < len(text); i++ {
+		p := pairIndex(text[i], text[i+1])
+		if x.pairs[p>>6]&(1<<(p&63)) == 0 {
+			continue
+		}
+		for _, m := range x.markers {
+			if len(m) >= 2 && m[0] == text[i] && m[1] == text[i+1] && bytes.HasPrefix(text[i:], m) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// placeholderPunctLead marks the bytes placeholderPunct's markers are made of.
+var placeholderPunctLead = func() (t [256]bool) {
+	for _, c := range []byte("<>${}%#*.") {
+		t[c] = true
+	}
+	return t
+}()
+
 // placeholderPunct are the punctuation markers of template syntax and masks.
 var placeholderPunct = [][]byte{
 	[]byte("<"), []byte(">"), []byte("${"), []byte("{{"), []byte("}}"), []byte("%("),
@@ -341,12 +439,10 @@ func isPlaceholder(v []byte) bool {
 	if len(low) <= 32 && stopwords[string(low)] {
 		return true
 	}
-	for _, m := range placeholderMarkers {
-		if bytes.Contains(low, m) {
-			return true
-		}
+	if placeholderIndex.in(low) {
+		return true
 	}
-	if bytes.ContainsAny(low, "<>${}%#*.") {
+	if slices.ContainsFunc(low, func(c byte) bool { return placeholderPunctLead[c] }) {
 		for _, m := range placeholderPunct {
 			if bytes.Contains(low, m) {
 				return true
@@ -441,7 +537,7 @@ func identifierLike(v []byte) bool {
 // its key is of the given kind and the value looks like a real secret.
 func field(want int) FieldMatcher {
 	return func(key string, value []byte) (int, int, bool) {
-		if len(key) > 64 || keyKind([]byte(key)) != want {
+		if !stemKey(key) || keyKind([]byte(key)) != want {
 			return 0, 0, false
 		}
 		s, e := 0, len(value)

@@ -287,7 +287,8 @@ func (k *KnownSet) Scan(input []byte) []Finding {
 	if idx.filter4 != nil {
 		return k.scanStride(idx, input)
 	}
-	var found []knownMatch
+	var buf [4]knownMatch // matches stay on the stack unless there are many
+	found := buf[:0]
 	probes := 0
 	shift, filter, mask := idx.shift, idx.filter, k.mask
 	last := len(input) - k.minLen
@@ -326,27 +327,64 @@ func (k *KnownSet) stride() bool { return k.minLen >= 2*strideStep }
 // may be that offset of are tried as starts. A quarter of the probes of the position
 // by position scan, for the same findings (FuzzKnownSet checks both).
 func (k *KnownSet) scanStride(idx *knownIndex, input []byte) []Finding {
-	var found []knownMatch
+	var buf [4]knownMatch // matches stay on the stack unless there are many
+	found := buf[:0]
 	probes := 0
-	shift, filter, filter4 := idx.shift, idx.filter, idx.filter4
 	last := len(input) - k.minLen // last start a value fits at
-	for p := 0; p <= last+strideStep-1 && p+4 <= len(input); p += strideStep {
-		h4 := (uint64(binary.LittleEndian.Uint32(input[p:])) * hashMul) >> shift
-		if filter4[h4>>6].Load()&(1<<(h4&63)) == 0 {
-			continue
+	end := min(last+strideStep, len(input)-3)
+	for p := 0; ; p += strideStep {
+		if p = probe4(input, p, end, idx.filter4, idx.shift); p >= end {
+			break
 		}
-		for s := max(0, p-strideStep+1); s <= p && s <= last; s++ {
-			key := binary.LittleEndian.Uint64(input[s:]) // s+8 <= len: minLen >= 8
-			h := (key * hashMul) >> shift
-			if filter[h>>6].Load()&(1<<(h&63)) != 0 {
-				found = idx.add(found, input, s, key, &probes)
-			}
-		}
+		found = idx.strideHit(found, input, p, last, &probes)
 	}
 	if probes > 0 {
 		k.probes.Add(int64(probes))
 	}
 	return idx.resolve(found)
+}
+
+// probe4 returns the first of the positions p, p+strideStep, ... below end whose
+// 4-byte window is in filter4, or end if none is. A loop of its own, without calls and
+// with few values, which the compiler keeps in registers; two probes per 8-byte load.
+func probe4(input []byte, p, end int, filter4 []atomic.Uint64, shift uint) int {
+	if len(filter4) == 0 {
+		return end
+	}
+	shift &= 63
+	mask := uint64(len(filter4) - 1) // a power of two: the index stays in range
+	for ; p+4 < end && p+8 <= len(input); p += 2 * strideStep {
+		x := binary.LittleEndian.Uint64(input[p:])
+		h0 := (uint64(uint32(x)) * hashMul) >> shift
+		h1 := ((x >> 32) * hashMul) >> shift
+		if filter4[(h0>>6)&mask].Load()&(1<<(h0&63)) != 0 {
+			return p
+		}
+		if filter4[(h1>>6)&mask].Load()&(1<<(h1&63)) != 0 {
+			return p + strideStep
+		}
+	}
+	for ; p < end && p+4 <= len(input); p += strideStep {
+		h := (uint64(binary.LittleEndian.Uint32(input[p:])) * hashMul) >> shift
+		if filter4[(h>>6)&mask].Load()&(1<<(h&63)) != 0 {
+			return p
+		}
+	}
+	return end
+}
+
+// strideHit tries the starts p-3 to p (and no later than last) after a hit of
+// scanStride's probe at p. It is kept out of the probe loop, which it would slow.
+func (idx *knownIndex) strideHit(found []knownMatch, input []byte, p, last int, probes *int) []knownMatch {
+	shift, filter := idx.shift&63, idx.filter
+	for s := max(0, p-strideStep+1); s <= p && s <= last; s++ {
+		key := binary.LittleEndian.Uint64(input[s:]) // s+8 <= len: minLen >= 8
+		h := (key * hashMul) >> shift
+		if filter[h>>6].Load()&(1<<(h&63)) != 0 {
+			found = idx.add(found, input, s, key, probes)
+		}
+	}
+	return found
 }
 
 // add appends the longest held value at input[i:], unless it lies inside the

@@ -86,7 +86,7 @@ func matchPEM(in []byte, ks, ke int) (int, int, bool) {
 	// next dashes, so each BEGIN costs only its own body.
 	bs := i + 5
 	j, limit := bs, min(len(in), bs+maxPEM)
-	for j < limit && isPEMBody(in[j]) && !bytes.HasPrefix(in[j:], []byte("-----")) {
+	for j < limit && isPEMBody(in[j]) && !(in[j] == '-' && bytes.HasPrefix(in[j:], []byte("-----"))) {
 		j++
 	}
 	be, end := j, j

@@ -9,11 +9,15 @@ import (
 // (cmp < 0 means a is preferred to b), it keeps each span that overlaps none kept
 // before. It returns the kept spans sorted by start, in O(n log n) time whatever the
 // overlap pattern: kept spans sit in a Fenwick tree over the start order, so the
-// nearest kept neighbours of a span are found in O(log n).
+// nearest kept neighbours of a span are found in O(log n). It may reorder and
+// overwrite cands, and return a slice of it.
 func keepBest[T any](cands []T, span func(T) (int, int), cmp func(a, b T) int) []T {
 	n := len(cands)
 	if n <= 1 {
 		return cands
+	}
+	if n <= smallKeep {
+		return keepBestSmall(cands, span, cmp)
 	}
 	byStart := make([]int32, n)
 	for i := range byStart {
@@ -81,4 +85,59 @@ func keepBest[T any](cands []T, span func(T) (int, int), cmp func(a, b T) int) [
 		}
 	}
 	return out
+}
+
+// smallKeep is the most candidates keepBestSmall resolves.
+const smallKeep = 8
+
+// keepBestSmall is keepBest for a few candidates (most scans have none to a handful):
+// the same result, by pairwise comparison, without allocating. The kept spans are
+// written to the front of cands.
+func keepBestSmall[T any](cands []T, span func(T) (int, int), cmp func(a, b T) int) []T {
+	n := len(cands)
+	// before orders candidates as keepBest visits them: by preference, ties by span.
+	before := func(a, b int) bool {
+		if c := cmp(cands[a], cands[b]); c != 0 {
+			return c < 0
+		}
+		sa, ea := span(cands[a])
+		sb, eb := span(cands[b])
+		if sa != sb {
+			return sa < sb
+		}
+		return ea < eb
+	}
+	var order [smallKeep]int
+	for i := 0; i < n; i++ {
+		j := i
+		for ; j > 0 && before(i, order[j-1]); j-- {
+			order[j] = order[j-1]
+		}
+		order[j] = i
+	}
+	var kept [smallKeep]int // kept candidates, by start
+	k := 0
+next:
+	for _, i := range order[:n] {
+		s, e := span(cands[i])
+		for _, q := range kept[:k] {
+			if qs, qe := span(cands[q]); qs < e && s < qe {
+				continue next
+			}
+		}
+		j := k
+		for ; j > 0; j-- {
+			if qs, _ := span(cands[kept[j-1]]); qs < s {
+				break
+			}
+		}
+		copy(kept[j+1:k+1], kept[j:k])
+		kept[j] = i
+		k++
+	}
+	var out [smallKeep]T
+	for p, i := range kept[:k] {
+		out[p] = cands[i]
+	}
+	return append(cands[:0], out[:k]...)
 }

@@ -52,6 +52,25 @@ func TestKeepBest(t *testing.T) {
 	}
 }
 
+// TestKeepBestSmall checks the pairwise path of keepBest (up to smallKeep candidates)
+// against the reference, with many overlaps.
+func TestKeepBestSmall(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for round := 0; round < 3000; round++ {
+		n := 2 + r.IntN(smallKeep-1)
+		cands := make([]testSpan, n)
+		for i := range cands {
+			s := r.IntN(20)
+			cands[i] = testSpan{s: s, e: s + 1 + r.IntN(8), pref: r.IntN(1000)*100 + i}
+		}
+		got := keepBest(slices.Clone(cands), func(c testSpan) (int, int) { return c.s, c.e },
+			func(a, b testSpan) int { return a.pref - b.pref })
+		if want := naiveKeep(cands); !slices.Equal(got, want) {
+			t.Fatalf("round %d: got %v, want %v", round, got, want)
+		}
+	}
+}
+
 // TestManyOverlaps feeds a self-overlapping value through KnownSet and a dense
 // keyword run through Detector; both must resolve in near-linear time (a quadratic
 // resolution would make this test take minutes).

@@ -21,7 +21,29 @@ type prefilter struct {
 	offsets []uint32                    // per set bit (by rank): start into list; one extra at the end
 	list    []int32                     // keyword indexes, grouped by bucket
 	kws     []string                    // lowercase keywords
+	heads   []kwHead                    // per keyword: its first 8 bytes, for verify
 	minLen  int                         // shortest keyword
+}
+
+// kwHead holds a keyword's first (up to) 8 bytes for a one-word comparison: the 8
+// input bytes x at a position start with them, case folded, iff x|fold&mask == val.
+// fold sets 0x20 where the keyword has a letter: OR-ing it folds exactly A-Z onto
+// a-z there, and other bytes must equal the keyword's.
+type kwHead struct {
+	val, fold, mask uint64
+}
+
+func newKWHead(kw string) kwHead {
+	var h kwHead
+	for j := 0; j < len(kw) && j < 8; j++ {
+		c := uint64(kw[j])
+		h.val |= c << (8 * j)
+		h.mask |= 0xFF << (8 * j)
+		if kw[j] >= 'a' && kw[j] <= 'z' {
+			h.fold |= 0x20 << (8 * j)
+		}
+	}
+	return h
 }
 
 const (
@@ -42,6 +64,7 @@ func newPrefilter(keywords []string) *prefilter {
 	p := &prefilter{kws: keywords}
 	buckets := map[uint32][]int32{}
 	for i, kw := range keywords {
+		p.heads = append(p.heads, newKWHead(kw))
 		if p.minLen == 0 || len(kw) < p.minLen {
 			p.minLen = len(kw)
 		}
@@ -89,34 +112,80 @@ func (p *prefilter) bucket(h uint32) []int32 {
 
 // scan calls hit for every keyword occurrence in input, in order of start.
 func (p *prefilter) scan(input []byte, hit func(k, start int)) {
-	n := len(input)
-	if len(p.kws) == 0 || n < p.minLen {
+	if len(p.kws) == 0 || len(input) < p.minLen {
 		return
 	}
+	for i := 0; ; i++ {
+		var h uint32
+		if i, h = p.next(input, i); i < 0 {
+			return
+		}
+		p.verify(input, i, h, hit)
+	}
+}
+
+// next returns the first position from i on whose gram's bit is set, and the gram's
+// hash, or -1. It is the probe loop, kept apart from verify and the rules so that
+// its values stay in registers.
+func (p *prefilter) next(input []byte, i int) (int, uint32) {
+	n := len(input)
 	bm := &p.bitmap
-	i := 0
-	for ; i+4 <= n; i++ {
-		x := binary.LittleEndian.Uint32(input[i:]) | 0x20202020
-		h := gramHash(x & 0xFFFFFF)
-		if bm[h>>6]&(1<<(h&63)) != 0 {
-			p.verify(input, i, h, hit)
+	// Four positions per 8-byte load: the grams at i to i+3, folded as gram does.
+	if i < n {
+		b := input[i:]
+		for ; len(b) >= 8; b = b[4:] {
+			x := binary.LittleEndian.Uint64(b) | 0x2020202020202020
+			h0 := gramHash(uint32(x) & 0xFFFFFF)
+			h1 := gramHash(uint32(x>>8) & 0xFFFFFF)
+			h2 := gramHash(uint32(x>>16) & 0xFFFFFF)
+			h3 := gramHash(uint32(x>>24) & 0xFFFFFF)
+			if bm[h0>>6]&(1<<(h0&63)) != 0 {
+				return n - len(b), h0
+			}
+			if bm[h1>>6]&(1<<(h1&63)) != 0 {
+				return n - len(b) + 1, h1
+			}
+			if bm[h2>>6]&(1<<(h2&63)) != 0 {
+				return n - len(b) + 2, h2
+			}
+			if bm[h3>>6]&(1<<(h3&63)) != 0 {
+				return n - len(b) + 3, h3
+			}
+		}
+		i = n - len(b)
+	}
+	// The last positions, fewer than 8 bytes from the end: the bytes past it read as
+	// zeros (which fold to blanks, as in gram).
+	if i < n {
+		var buf [16]byte
+		copy(buf[:8], input[i:])
+		for j := 0; j < 8 && i+j+p.minLen <= n; j++ {
+			x := binary.LittleEndian.Uint32(buf[j:]) | 0x20202020
+			if h := gramHash(x & 0xFFFFFF); bm[h>>6]&(1<<(h&63)) != 0 {
+				return i + j, h
+			}
 		}
 	}
-	for ; i+p.minLen <= n; i++ { // tail, zero-padded
-		var b [3]byte
-		copy(b[:], input[i:])
-		h := gramHash(gram(b[0], b[1], b[2]))
-		if bm[h>>6]&(1<<(h&63)) != 0 {
-			p.verify(input, i, h, hit)
-		}
-	}
+	return -1, 0
 }
 
 // verify reports the keywords of bucket h that occur at input[i:].
 func (p *prefilter) verify(input []byte, i int, h uint32, hit func(k, start int)) {
+	var x uint64 // the 8 bytes at i, zero-padded past the end (the length test below rules those out)
+	if i+8 <= len(input) {
+		x = binary.LittleEndian.Uint64(input[i:])
+	} else {
+		var b [8]byte
+		copy(b[:], input[i:])
+		x = binary.LittleEndian.Uint64(b[:])
+	}
 	for _, k := range p.bucket(h) {
+		kh := &p.heads[k]
+		if (x|kh.fold)&kh.mask != kh.val {
+			continue
+		}
 		kw := p.kws[k]
-		if i+len(kw) <= len(input) && hasPrefixFold(input[i:], kw) {
+		if i+len(kw) <= len(input) && (len(kw) <= 8 || hasPrefixFold(input[i+8:], kw[8:])) {
 			hit(int(k), i)
 		}
 	}

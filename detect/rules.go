@@ -64,7 +64,7 @@ func cloudRules() []Rule {
 			"Offices in ASIA and Europe; ASIAN markets.",
 			"AKIAAAAAAAAAAAAAAAAA",
 		),
-	}, {
+	}, skipHits(atKeyword(Rule{ // anchored at the key name: one attempt per hit, no window search
 		ID:          "aws-secret-access-key",
 		Class:       ClassAWS,
 		Description: "AWS secret access key next to its key name",
@@ -85,7 +85,7 @@ func cloudRules() []Rule {
 			"secret_access_key: 3f786850e387550fdab836ed7e6dc881de23001b",
 			"the docs mention aws_secret_access_key and nothing else",
 		),
-	}, {
+	}), awsSecretShadowed), {
 		ID:            "google-api-key",
 		Class:         ClassGoogle,
 		Description:   "Google API key",
@@ -535,7 +535,7 @@ func contextRules() []Rule {
 		Description: "password assigned to a password-like key (env, YAML, JSON, code, CLI flag)",
 		Keywords:    []string{"pass", "pwd"},
 		Generic:     true,
-		Match:       assignment(kindPassword),
+		Match:       assignment(kindPassword), keyHits: true,
 		TruePositives: []Sample{
 			tp("DB_PASSWORD=@@", pw),
 			tp(`export DB_PASSWORD="@@"`, pw),
@@ -596,7 +596,7 @@ func contextRules() []Rule {
 			"access-key", "privatekey", "private_key", "private-key", "auth", "credential",
 		},
 		Generic: true,
-		Match:   assignment(kindSecret),
+		Match:   assignment(kindSecret), keyHits: true,
 		TruePositives: []Sample{
 			tp(`export API_TOKEN="@@"`, tok),
 			tp(`{"client_id": "abc", "client_secret": "@@"}`, tok),
@@ -701,7 +701,7 @@ func contextRules() []Rule {
 		ID:          "generic-json-password",
 		Class:       ClassPassword,
 		Description: "whole value of a JSON member whose key names a password",
-		Field:       field(kindPassword),
+		Field:       field(kindPassword), onlyStemKeys: true,
 		TruePositives: []Sample{
 			ftp("password", pw), ftp("db_password", pw2), ftp("DB-PASSWORD", pw), ftp("passwd", pw2),
 		},
@@ -714,7 +714,7 @@ func contextRules() []Rule {
 		ID:          "generic-json-secret",
 		Class:       ClassSecret,
 		Description: "whole value of a JSON member whose key names a secret, token or API key",
-		Field:       field(kindSecret),
+		Field:       field(kindSecret), onlyStemKeys: true,
 		TruePositives: []Sample{
 			ftp("client_secret", tok), ftp("apiKey", tok), ftp("X-Api-Key", tok),
 			ftp("access_token", bearer), ftp("secret", tok),

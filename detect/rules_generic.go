@@ -396,7 +396,7 @@ func matchAuthScheme(in []byte, ks, ke int) (int, int, bool) {
 // namedKeyField is the Field body of generic-json-named-key: the whole value of a JSON
 // member whose key namedKey accepts, when it reads as generated key material.
 func namedKeyField(key string, value []byte) (int, int, bool) {
-	if len(value) < 16 || len(value) > maxBareValue || !namedKey([]byte(key)) || !randomish(value) ||
+	if len(value) < 16 || len(value) > maxBareValue || !tailIsKey(key) || !namedKey([]byte(key)) || !randomish(value) ||
 		!plausibleSecret(value, kindSecret, true) || string(value) == azuriteKey {
 		return 0, 0, false
 	}
@@ -419,7 +419,7 @@ func genericMoreRules() []Rule {
 			ID: "generic-named-key", Class: ClassSecret,
 			Description: "random value assigned to a *_KEY or *-key name (ENCRYPTION_KEY, STRIPE_KEY, LICENSE_KEY, x-functions-key)",
 			Keywords:    []string{"_key", "-key"}, Generic: true,
-			Match: matchNamedKey,
+			Match: matchNamedKey, keyHits: true,
 		},
 			[]Sample{
 				tp("ENCRYPTION_KEY=@@\n", hexKey),
@@ -447,7 +447,7 @@ func genericMoreRules() []Rule {
 			ID: "generic-camel-key", Class: ClassSecret,
 			Description: "random value assigned to a camelCase *Key name in code (encryptionKey, signingKey, stripeKey)",
 			Keywords:    []string{"Key"}, CaseSensitive: true, Generic: true,
-			Match: matchNamedKey,
+			Match: matchNamedKey, keyHits: true,
 		},
 			[]Sample{
 				tp(`const encryptionKey = "@@";`, hexKey),
@@ -464,7 +464,7 @@ func genericMoreRules() []Rule {
 		{
 			ID: "generic-json-named-key", Class: ClassSecret,
 			Description: "whole value of a JSON member named like a key (signingKey, encryption_key) that reads as generated key material",
-			Generic:     true, Field: namedKeyField,
+			Generic:     true, Field: namedKeyField, onlyStemKeys: true,
 			TruePositives: []Sample{
 				ftp("signingKey", mixKey), ftp("encryption_key", hexKey), ftp("MASTER_KEY", b64Key),
 			},
