@@ -3,6 +3,7 @@ package walk
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -15,19 +16,24 @@ const (
 	space  = 0x20 * ones
 )
 
-// special reports whether any byte of the 8 in x is '"', '\\' or a control character.
-// Each term is exact as a boolean.
-func special(x uint64) bool {
+// specialMask flags, in the high bit of each of the 8 bytes of x, the bytes that are
+// '"', '\\' or a control character. Borrows can flag a byte above a match, never
+// below one: the lowest flagged byte is always exact.
+func specialMask(x uint64) uint64 {
 	q := x ^ quote
 	s := x ^ bslash
-	return ((q-ones)&^q|(s-ones)&^s|(x-space)&^x)&highs != 0
+	return ((q-ones)&^q | (s-ones)&^s | (x-space)&^x) & highs
 }
 
 // scanString validates the string literal whose content starts at b[i] and returns the
 // index of its closing quote and whether it holds escape sequences.
 func scanString(b []byte, i int) (end int, esc bool, err error) {
 	for {
-		for i+8 <= len(b) && !special(binary.LittleEndian.Uint64(b[i:])) {
+		for i+8 <= len(b) {
+			if m := specialMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3 // the first special byte
+				break
+			}
 			i += 8
 		}
 		if i >= len(b) {

@@ -2,7 +2,10 @@ package walk
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -97,5 +100,33 @@ func TestDecodedLengths(t *testing.T) {
 				t.Fatalf("got unitAt %d, unescape %d, AppendUnquoted %d bytes, want %d", units, fffd, wtf8, tt.want)
 			}
 		})
+	}
+}
+
+// The lowest byte specialMask flags is the first quote, backslash or control byte,
+// whatever the bytes around it (borrows only ever flag bytes above a match).
+func TestSpecialMaskFirstIsExact(t *testing.T) {
+	interesting := []byte{0, 1, 0x1f, 0x20, 0x21, '"', '\\', 0x7f, 0x80, 0xff, 'a', 0x5b, 0x5d}
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 200000; n++ {
+		var b [8]byte
+		for i := range b {
+			b[i] = interesting[r.IntN(len(interesting))]
+		}
+		want := -1
+		for i, c := range b {
+			if c == '"' || c == '\\' || c < 0x20 {
+				want = i
+				break
+			}
+		}
+		m := specialMask(binary.LittleEndian.Uint64(b[:]))
+		got := -1
+		if m != 0 {
+			got = bits.TrailingZeros64(m) >> 3
+		}
+		if got != want {
+			t.Fatalf("%q: first special byte at %d, mask says %d", b, want, got)
+		}
 	}
 }
