@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -22,15 +23,19 @@ import (
 // bytes of the previous turn's body up to somewhere in the last messages. The scan
 // cache makes each resent string cost a hash, but the body is still parsed whole.
 // So for each principal the proxy also remembers, for its last few bodies, where a
-// walk can resume (walk.Checkpoint, at the ends of history elements and members,
-// never body bytes), a 128-bit keyed hash of the body up to each such point, and the
-// replacements (tokens) and audit detections made before it. A new body whose prefix
-// hashes match is walked from the last matching point only: its prefix is not
-// parsed, decoded or scanned again, and gets the same replacements and detections.
+// walk can resume (walk.Checkpoint, at the ends of history elements and members),
+// the body's bytes up to each such point with the secrets cut out (what went
+// upstream around the tokens: nothing a provider did not see), a 128-bit keyed hash
+// of each secret, and the replacements (tokens) and audit detections made before it.
+// A new body whose prefix matches (its bytes compared, at memory speed, with those
+// kept, and its secrets with their hashes) is walked from the last matching point
+// only: its prefix is not parsed, decoded or scanned again, and gets the same
+// replacements and detections.
 //
 // That is exactly what a whole walk would produce as long as the walk's callback
 // would return the same for every string of the prefix, which holds when:
-//   - the bytes are the same (chunkTag: a GMAC under a key made for the process);
+//   - the bytes are the same (compared; a secret's by its tag, a GMAC under a key
+//     made for the process, so no secret is kept);
 //   - no value was learned since the prefix was scanned (the known-value set only
 //     grows, so its size tells: an entry is made only by a walk during which it did
 //     not change, and used only while it has not changed since);
@@ -60,6 +65,12 @@ const (
 	// so many principals, so many each (concurrent sessions and subagents).
 	resumePrincipals   = 64
 	resumePerPrincipal = 4
+	// maxResumeEntryBytes bounds the bytes an entry keeps: past it, no more points
+	// are taken. maxResumeBytes bounds what all entries count together (an
+	// entry counts every byte it refers to, shared with an earlier turn or not,
+	// so memory stays below it): the principals seen least recently go first.
+	maxResumeEntryBytes = 16 << 20
+	maxResumeBytes      = 128 << 20
 	// resumeHeldFor is how long the vault's answer that it holds an entry's tokens
 	// is trusted, well under the vault's own cache TTL (tokenize.DefaultCacheTTL),
 	// for which tokenizing a value again would not ask the store either.
@@ -69,13 +80,20 @@ const (
 // resumeCache holds the entries of the principals seen last. It is safe for
 // concurrent use; entries are never modified once stored.
 type resumeCache struct {
-	mu   sync.Mutex // held to replace a principal's list
-	lru  *lru.Cache[string, []*resumeEntry]
-	gmac cipher.AEAD // keyed hash of body chunks (chunkTag)
+	mu     sync.Mutex // held to replace a principal's list
+	lru    *lru.Cache[string, []*resumeEntry]
+	bytes  int         // what the entries in lru count together, under mu
+	budget int         // the most bytes may be: maxResumeBytes (tests lower it)
+	gmac   cipher.AEAD // keyed hash of secrets (chunkTag)
 }
 
 func newResumeCache() *resumeCache {
-	c, err := lru.New[string, []*resumeEntry](resumePrincipals)
+	rc := &resumeCache{budget: maxResumeBytes}
+	c, err := lru.NewWithEvict(resumePrincipals, func(_ string, gone []*resumeEntry) {
+		for _, o := range gone { // under rc.mu: evictions happen in store
+			rc.bytes -= o.bytes
+		}
+	})
 	if err != nil {
 		return nil
 	}
@@ -91,18 +109,18 @@ func newResumeCache() *resumeCache {
 	if err != nil {
 		return nil
 	}
-	return &resumeCache{lru: c, gmac: gmac}
+	rc.lru, rc.gmac = c, gmac
+	return rc
 }
 
 // gmacNonce is the nonce of every chunk tag. Reusing a GCM nonce lets whoever sees
 // two tags of known data recover the hash key; tags never leave the process.
 var gmacNonce = make([]byte, 12)
 
-// chunkTag returns the 128-bit keyed hash of a chunk of a body: its GMAC under a key
-// made for the process (AES-GCM with the chunk as additional data). Two different
-// chunks of n bytes get the same tag with a probability of at most (n/16+1)/2^128
-// when the key is unknown, and GHASH runs at about 8 GB/s on a core with carry-less
-// multiplication: a third faster than two 64-bit maphash passes.
+// chunkTag returns the 128-bit keyed hash of a secret's bytes: its GMAC under a key
+// made for the process (AES-GCM with the bytes as additional data). Two different
+// secrets of n bytes get the same tag with a probability of at most (n/16+1)/2^128
+// when the key is unknown.
 func (c *resumeCache) chunkTag(b []byte) (tag [16]byte) {
 	c.gmac.Seal(tag[:0], gmacNonce, nil, b)
 	return tag
@@ -110,20 +128,72 @@ func (c *resumeCache) chunkTag(b []byte) (tag [16]byte) {
 
 // resumeEntry is what one walk of a body left for later ones.
 type resumeEntry struct {
-	det    *detect.Detector
-	known  int       // size of the known-value set during the walks that made it
-	held   time.Time // when the vault last held its tokens (tokensHeld)
-	points []resumePoint
-	reps   []walk.Replacement // the replacements before the last point: tokens
-	dets   []audit.Detection  // the detections before the last point
+	det     *detect.Detector
+	known   int       // size of the known-value set during the walks that made it
+	held    time.Time // when the vault last held its tokens (tokensHeld)
+	points  []resumePoint
+	reps    []walk.Replacement // the replacements before the last point: tokens
+	secrets [][16]byte         // the tag of the bytes each of reps replaced
+	dets    []audit.Detection  // the detections before the last point
+	bytes   int                // the gap bytes of its points
 }
 
-// resumePoint is a checkpoint, the tag of the body's bytes since the previous point
-// (from the start for the first), and how many detections the walk had made there.
+// resumePoint is a checkpoint, the body's bytes since the previous point (from the
+// start for the first) with the replaced spans cut out, and how many detections the
+// walk had made there. gaps are never modified once made: entries share them.
 type resumePoint struct {
 	cp   walk.Checkpoint
-	tag  [16]byte
+	gaps [][]byte
 	dets int
+}
+
+// sameChunk reports whether body's bytes from prev to pt (the i-th point of e) are
+// those e's walk saw: the bytes between replacements equal the gaps kept, and each
+// replaced span hashes to its tag.
+func (c *resumeCache) sameChunk(e *resumeEntry, i, prev int, body []byte) bool {
+	pt := &e.points[i]
+	if pt.cp.Offset > len(body) {
+		return false
+	}
+	r0 := 0
+	if i > 0 {
+		r0 = e.points[i-1].cp.Reps
+	}
+	gaps, g := pt.gaps, []byte(nil)
+	// same compares b with the next len(b) bytes kept.
+	same := func(b []byte) bool {
+		for len(b) > 0 {
+			for len(g) == 0 {
+				if len(gaps) == 0 {
+					return false
+				}
+				g, gaps = gaps[0], gaps[1:]
+			}
+			n := min(len(b), len(g))
+			if !bytes.Equal(b[:n], g[:n]) {
+				return false
+			}
+			b, g = b[n:], g[n:]
+		}
+		return true
+	}
+	pos := prev
+	for k := r0; k < pt.cp.Reps; k++ {
+		r := e.reps[k]
+		if !same(body[pos:r.Start]) || c.chunkTag(body[r.Start:r.End]) != e.secrets[k] {
+			return false
+		}
+		pos = r.End
+	}
+	if !same(body[pos:pt.cp.Offset]) || len(g) != 0 {
+		return false
+	}
+	for _, rest := range gaps {
+		if len(rest) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // end is where the entry's last point is, 0 if it has none.
@@ -156,7 +226,7 @@ func (c *resumeCache) match(key string, det *detect.Detector, known int, body []
 		prev, i := 0, -1
 		for k := range e.points {
 			pt := &e.points[k]
-			if pt.cp.Offset >= len(body) || c.chunkTag(body[prev:pt.cp.Offset]) != pt.tag {
+			if pt.cp.Offset >= len(body) || !c.sameChunk(e, k, prev, body) {
 				break
 			}
 			prev, i = pt.cp.Offset, k
@@ -187,7 +257,21 @@ func (c *resumeCache) store(key string, e *resumeEntry, from *resumeEntry, match
 		}
 		list = append(list, o)
 	}
+	c.bytes += e.bytes
+	for _, o := range old {
+		c.bytes -= o.bytes
+	}
+	for _, o := range list[1:] {
+		c.bytes += o.bytes
+	}
 	c.lru.Add(key, list)
+	// Over the budget: forget the principals seen least recently (the newest entry
+	// alone is within it: maxResumeEntryBytes).
+	for c.bytes > c.budget {
+		if _, _, ok := c.lru.RemoveOldest(); !ok { // the eviction callback counts
+			break
+		}
+	}
 }
 
 // resumeRecorder builds the entry of a walk from its checkpoints.
@@ -205,11 +289,19 @@ func (c *resumeCache) newRecorder(body []byte, st *reqState) *resumeRecorder {
 }
 
 // inherit starts the entry with the points of f before the walk resumes there.
+// The gaps are shared, not copied.
 func (r *resumeRecorder) inherit(f resumeFrom) {
 	pt := f.e.points[f.i]
 	r.e.points = slices.Clone(f.e.points[:f.i+1])
 	r.e.reps = slices.Clone(f.e.reps[:pt.cp.Reps])
+	r.e.secrets = slices.Clone(f.e.secrets[:pt.cp.Reps])
 	r.e.dets = slices.Clone(f.e.dets[:pt.dets])
+	r.e.bytes = 0
+	for _, p := range r.e.points {
+		for _, g := range p.gaps {
+			r.e.bytes += len(g)
+		}
+	}
 }
 
 // reset forgets what the recorder has, for a walk from the start.
@@ -225,25 +317,51 @@ func (r *resumeRecorder) add(cp walk.Checkpoint, reps []walk.Replacement) {
 		r.full = true
 		return
 	}
+	prev := r.e.end()
+	fresh := reps[len(r.e.reps):]
+	// The chunk's bytes with the replaced spans cut out, in one new buffer.
+	gap := make([]byte, 0, cp.Offset-prev)
+	pos := prev
+	for _, rp := range fresh {
+		if rp.Start < pos || rp.End > cp.Offset || rp.End < rp.Start {
+			r.full = true // cannot happen: replacements lie in order before the point
+			return
+		}
+		gap = append(gap, r.body[pos:rp.Start]...)
+		pos = rp.End
+	}
+	gap = append(gap, r.body[pos:cp.Offset]...)
+	if r.e.bytes+len(gap) > maxResumeEntryBytes {
+		r.full = true
+		return
+	}
 	if len(r.e.points) == maxResumePoints {
 		r.thin()
 	}
-	prev := r.e.end()
-	r.e.points = append(r.e.points, resumePoint{cp: cp, tag: r.c.chunkTag(r.body[prev:cp.Offset]), dets: len(dets)})
-	r.e.reps = append(r.e.reps, reps[len(r.e.reps):]...)
+	for _, rp := range fresh {
+		r.e.secrets = append(r.e.secrets, r.c.chunkTag(r.body[rp.Start:rp.End]))
+	}
+	r.e.points = append(r.e.points, resumePoint{cp: cp, gaps: [][]byte{gap}, dets: len(dets)})
+	r.e.bytes += len(gap)
+	r.e.reps = append(r.e.reps, fresh...)
 	r.e.dets = append(r.e.dets, dets[len(r.e.dets):]...)
 }
 
-// thin keeps every other point, the last included, with the tags of the merged
-// chunks taken again from the body: the walk's body has the bytes of every point's
-// chunk, inherited ones included.
+// thin keeps every other point, the last included; a point kept takes over the
+// gaps of the one dropped before it.
 func (r *resumeRecorder) thin() {
 	pts := r.e.points
-	n, prev := 0, 0
-	for k := len(pts) % 2; k < len(pts); k += 2 {
-		pts[n] = pts[k]
-		pts[n].tag = r.c.chunkTag(r.body[prev:pts[k].cp.Offset])
-		prev = pts[k].cp.Offset
+	n := 0
+	var carry [][]byte
+	for k := range pts {
+		if (len(pts)-1-k)%2 != 0 { // dropped: its gaps go to the next point kept
+			carry = append(carry, pts[k].gaps...)
+			continue
+		}
+		p := pts[k]
+		p.gaps = append(slices.Clip(carry), p.gaps...)
+		carry = nil
+		pts[n] = p
 		n++
 	}
 	r.e.points = pts[:n]

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/cloakroom/cloakroom/detect"
@@ -32,7 +33,7 @@ func manyMessages(n int, last string) []byte {
 }
 
 // Past maxResumePoints every other point is dropped, and the points kept still match
-// the body: the merged chunks' tags are taken again.
+// the body: a point kept takes over the bytes of the one dropped before it.
 func TestResumeThinning(t *testing.T) {
 	c := newResumeCache()
 	body := manyMessages(3*maxResumePoints, "end")
@@ -90,5 +91,85 @@ func TestResumeStore(t *testing.T) {
 	c.store("k", learned, nil, 0)
 	if list, _ := c.lru.Get("k"); len(list) != 1 {
 		t.Fatalf("got %d entries after a value was learned, want the new one only", len(list))
+	}
+}
+
+// The entries of all principals count their bytes together, and the principals seen
+// least recently go when the count passes the budget; evictions by number count too.
+func TestResumeBudget(t *testing.T) {
+	c := newResumeCache()
+	det := &detect.Detector{}
+	one := recordWalk(t, c, manyMessages(50, "x"), 1)
+	c.budget = 3*one.bytes + one.bytes/2
+	sum := func() int {
+		n := 0
+		for _, k := range c.lru.Keys() {
+			list, _ := c.lru.Peek(k)
+			for _, e := range list {
+				n += e.bytes
+			}
+		}
+		return n
+	}
+	for i := range resumePrincipals + 10 {
+		e := recordWalk(t, c, manyMessages(50, "x"), 1)
+		e.det = det
+		c.store(fmt.Sprint("p", i), e, nil, 0)
+		if c.bytes != sum() || c.bytes > c.budget {
+			t.Fatalf("after %d stores: counted %d, entries hold %d, budget %d", i+1, c.bytes, sum(), c.budget)
+		}
+	}
+	if n := c.lru.Len(); n != 3 {
+		t.Fatalf("%d principals kept, want 3", n)
+	}
+	c.budget = maxResumeBytes
+	for i := range resumePrincipals + 10 { // now evicted by number
+		e := recordWalk(t, c, manyMessages(5, "x"), 1)
+		c.store(fmt.Sprint("q", i), e, nil, 0)
+	}
+	if c.bytes != sum() {
+		t.Fatalf("counted %d, entries hold %d", c.bytes, sum())
+	}
+}
+
+// A changed secret (same length, same place) is told apart by its tag, and the
+// bytes kept hold no secret.
+func TestResumeSecretsNotKept(t *testing.T) {
+	c := newResumeCache()
+	secret := "sk-live-" + strings.Repeat("Q", 24)
+	body := manyMessages(20, "my key "+secret+" ok")
+	rec := c.newRecorder(body, &reqState{})
+	at := bytes.Index(body, []byte(secret))
+	fn := func(_ walk.Field, raw, _ []byte) ([]walk.Replacement, error) {
+		if i := bytes.Index(raw, []byte(secret)); i >= 0 {
+			return []walk.Replacement{{Start: i, End: i + len(secret), With: "cloak_secret_aaaaaaaaaaaaaaaaaaaa"}}, nil
+		}
+		return nil, nil
+	}
+	if _, err := walk.RedactResume(body, fn, walk.ResumeOptions{Gap: 1, OnCheckpoint: rec.add}); err != nil {
+		t.Fatal(err)
+	}
+	e := rec.e
+	e.det = &detect.Detector{}
+	for _, p := range e.points {
+		for _, g := range p.gaps {
+			if bytes.Contains(g, []byte(secret)) || bytes.Contains(g, []byte(secret[8:])) {
+				t.Fatal("an entry keeps the secret's bytes")
+			}
+		}
+	}
+	if len(e.reps) != 1 || e.reps[0].Start != at {
+		t.Fatalf("got replacements %v, want one at %d", e.reps, at)
+	}
+	c.store("k", &e, nil, 0)
+	full := len(e.points) - 1
+	from, ok := c.match("k", e.det, 0, append(bytes.Clone(body), ' '))
+	if !ok || from.i != full {
+		t.Fatalf("the same body matched up to point %d (ok %v), want %d", from.i, ok, full)
+	}
+	other := bytes.Replace(body, []byte(secret), []byte("sk-live-"+strings.Repeat("R", 24)), 1)
+	from, ok = c.match("k", e.det, 0, append(other, ' '))
+	if ok && e.points[from.i].cp.Offset > at {
+		t.Fatalf("matched past a changed secret, to %d", e.points[from.i].cp.Offset)
 	}
 }
