@@ -31,13 +31,32 @@ const (
 // subscribed to new ones. Its zero value is ready; it is safe for concurrent use.
 type feed struct {
 	mu      sync.Mutex
-	reqs    []audit.Record // ring; next is the oldest once full
-	next    int
-	decs    []audit.Decision
-	decNext int
+	reqs    ring[audit.Record]
+	decs    ring[audit.Decision]
 	buckets [feedBuckets]feedBucket
 	subs    map[chan console.Event]struct{}
 	now     func() time.Time // nil: time.Now
+}
+
+// ring keeps the last items added, up to a bound.
+type ring[T any] struct {
+	items []T
+	next  int // the oldest, once full
+}
+
+// add keeps v, dropping the oldest item when limit are kept.
+func (r *ring[T]) add(v T, limit int) {
+	if len(r.items) < limit {
+		r.items = append(r.items, v)
+		return
+	}
+	r.items[r.next] = v
+	r.next = (r.next + 1) % len(r.items)
+}
+
+// oldestFirst returns a copy of the items, oldest first.
+func (r *ring[T]) oldestFirst() []T {
+	return append(slices.Clone(r.items[r.next:]), r.items[:r.next]...)
 }
 
 // feedBucket counts one minute.
@@ -62,12 +81,7 @@ func (f *feed) add(rec audit.Record) {
 	now := f.clock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.reqs) < feedRecords {
-		f.reqs = append(f.reqs, rec)
-	} else {
-		f.reqs[f.next] = rec
-		f.next = (f.next + 1) % feedRecords
-	}
+	f.reqs.add(rec, feedRecords)
 	b := f.bucket(now)
 	count(&b.outcomes, requestOutcome(rec), 1)
 	for _, d := range rec.Detections {
@@ -87,12 +101,7 @@ func (f *feed) addDecision(d audit.Decision) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.decs) < feedDecisions {
-		f.decs = append(f.decs, d)
-	} else {
-		f.decs[f.decNext] = d
-		f.decNext = (f.decNext + 1) % feedDecisions
-	}
+	f.decs.add(d, feedDecisions)
 	count(&f.bucket(now).events, d.Event, 1)
 	f.publish(console.Event{Kind: console.EventDecision, ID: d.Approval})
 }
@@ -148,10 +157,8 @@ func (f *feed) publish(ev console.Event) {
 func (f *feed) Requests() []audit.Record {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]audit.Record, 0, len(f.reqs))
-	for i := range f.reqs {
-		out = append(out, f.reqs[(f.next+len(f.reqs)-1-i)%len(f.reqs)])
-	}
+	out := f.reqs.oldestFirst()
+	slices.Reverse(out)
 	return out
 }
 
@@ -162,9 +169,9 @@ func (f *feed) Request(id string) (audit.Record, []audit.Decision, bool) {
 	defer f.mu.Unlock()
 	var rec audit.Record
 	found := false
-	for i := range f.reqs {
-		if f.reqs[i].ID == id {
-			rec, found = f.reqs[i], true
+	for _, r := range f.reqs.items {
+		if r.ID == id {
+			rec, found = r, true
 			break
 		}
 	}
@@ -172,8 +179,7 @@ func (f *feed) Request(id string) (audit.Record, []audit.Decision, bool) {
 		return audit.Record{}, nil, false
 	}
 	var decs []audit.Decision
-	for i := range f.decs {
-		d := f.decs[(f.decNext+i)%len(f.decs)]
+	for _, d := range f.decs.oldestFirst() {
 		if d.Request == id || (rec.Approval != "" && d.Approval == rec.Approval && d.Request == "") {
 			decs = append(decs, d)
 		}
