@@ -256,3 +256,6 @@ func (t *adminTarget) is(hostport string) bool {
 }
 
 const adminRefusedMessage = "cloakroom: the admin API cannot be reached through the proxy\n"
+
+// errAdminTarget refuses an upstream connection to the admin listener.
+var errAdminTarget = errors.New("cloakroom does not connect to its own admin listener")

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -154,15 +155,20 @@ func (p *Proxy) retokenize(req *http.Request, st *reqState, up *http.Response, i
 	}
 	for _, in := range injected {
 		v, tok := in.value.Bytes(), []byte(in.token.String())
-		b = bytes.ReplaceAll(b, v, tok)
-		if esc := walk.AppendEscaped(nil, v); !bytes.Equal(esc, v) {
-			b = bytes.ReplaceAll(b, esc, tok)
-		}
-		for k, vals := range up.Header {
-			for i := range vals {
-				vals[i] = strings.ReplaceAll(vals[i], string(v), string(tok))
+		// The value as it was sent and as an upstream may echo it: JSON-escaped,
+		// URL-escaped in a query or a path.
+		forms := [][]byte{v, walk.AppendEscaped(nil, v), []byte(url.QueryEscape(string(v))), []byte(url.PathEscape(string(v)))}
+		for i, f := range forms {
+			if i > 0 && bytes.Equal(f, v) {
+				continue
 			}
-			up.Header[k] = vals
+			b = bytes.ReplaceAll(b, f, tok)
+			for k, vals := range up.Header {
+				for j := range vals {
+					vals[j] = strings.ReplaceAll(vals[j], string(f), string(tok))
+				}
+				up.Header[k] = vals
+			}
 		}
 	}
 	up.Body = &finishBody{ReadCloser: io.NopCloser(bytes.NewReader(b)), finish: func() { p.finish(st) }, onPanic: func(any) {}}
@@ -178,37 +184,84 @@ type part struct {
 	text  []byte
 }
 
-// parts returns the pieces of req and body the leak guard scans, decoded as the
-// upstream will read them.
-func egressParts(req *http.Request, body []byte) []part {
+// egressParts returns the pieces of req and body the leak guard scans, as sent and
+// decoded as the upstream may read them: percent-escapes undone leniently (a bad
+// escape elsewhere must not hide a good one), Basic credentials base64-decoded, and
+// JSON strings unescaped. A body that looks like JSON but does not walk cannot be
+// checked: errEgressUnscannable.
+func egressParts(req *http.Request, body []byte) ([]part, error) {
 	var ps []part
+	addDecoded := func(where string, raw []byte) {
+		ps = append(ps, part{where: where, text: raw})
+		if dec := unescapeLenient(raw); !bytes.Equal(dec, raw) {
+			ps = append(ps, part{where: where, text: dec})
+		}
+	}
 	for k, vs := range req.Header {
 		for _, v := range vs {
-			ps = append(ps, part{where: "header " + k, text: []byte(v)})
-		}
-	}
-	ps = append(ps, part{where: "path", text: []byte(req.URL.Path)})
-	if req.URL.RawQuery != "" {
-		ps = append(ps, part{where: "query", text: []byte(req.URL.RawQuery)})
-		if q, err := url.QueryUnescape(req.URL.RawQuery); err == nil && q != req.URL.RawQuery {
-			ps = append(ps, part{where: "query", text: []byte(q)})
-		}
-	}
-	if len(body) > 0 {
-		ps = append(ps, part{where: "body", text: body})
-		if isForm(req.Header.Get("Content-Type")) {
-			if q, err := url.QueryUnescape(string(body)); err == nil && q != string(body) {
-				ps = append(ps, part{where: "body", text: []byte(q)})
+			addDecoded("header "+k, []byte(v))
+			if scheme, cred, ok := strings.Cut(strings.TrimSpace(v), " "); ok && strings.EqualFold(scheme, "Basic") {
+				if dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred)); err == nil {
+					ps = append(ps, part{where: "header " + k, text: dec})
+				}
 			}
 		}
+	}
+	addDecoded("path", []byte(req.URL.EscapedPath()))
+	if req.URL.RawQuery != "" {
+		addDecoded("query", []byte(req.URL.RawQuery))
+	}
+	if len(body) > 0 {
+		addDecoded("body", body)
 		if looksJSON(body) {
-			_ = walk.Visit(body, func(_ walk.Field, s []byte, _ walk.Location) error {
+			err := walk.Visit(body, func(_ walk.Field, s []byte, _ walk.Location) error {
 				ps = append(ps, part{where: "body", text: bytes.Clone(s)})
 				return nil
 			})
+			if err != nil {
+				return nil, errEgressUnscannable
+			}
 		}
 	}
-	return ps
+	return ps, nil
+}
+
+// errEgressUnscannable: an egress body that looks like JSON but does not parse.
+var errEgressUnscannable = errors.New("unscannable body")
+
+// unescapeLenient undoes the %XX escapes of s and turns '+' into a space, as query
+// and form decoders do, leaving any malformed escape as it is.
+func unescapeLenient(s []byte) []byte {
+	if bytes.IndexByte(s, '%') < 0 && bytes.IndexByte(s, '+') < 0 {
+		return s
+	}
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			out = append(out, ' ')
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			out = append(out, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }
 
 func isForm(contentType string) bool {
@@ -222,8 +275,13 @@ func (p *Proxy) leakGuard(req *http.Request, st *reqState, body []byte) *http.Re
 	if p.known.Len() == 0 {
 		return nil
 	}
+	parts, err := egressParts(req, body)
+	if err != nil {
+		return p.refuse(req, st, http.StatusBadRequest, errClassJSON,
+			"cloakroom refused the request: its body looks like JSON but does not parse, so the leak guard cannot check it")
+	}
 	seen := map[string]bool{}
-	for _, pt := range egressParts(req, body) {
+	for _, pt := range parts {
 		for _, f := range p.known.Scan(pt.text) {
 			value := pt.text[f.Start:f.End]
 			ctx, cancel := context.WithTimeout(req.Context(), VaultCallTimeout)
@@ -367,8 +425,8 @@ func (p *Proxy) egressDecision(req *http.Request, st *reqState, e tokenize.Entry
 	out, err := p.resolver.Resolve(req.Context(), resolver.Request{
 		RequestID: st.rec.ID,
 		Principal: st.rec.Principal, Client: st.rec.Client, Direction: resolver.Egress,
-		Host: st.rec.Host, Method: req.Method, Path: req.URL.Path,
-		Description: fmt.Sprintf("%s https://%s%s with %s in the %s", req.Method, st.rec.Host, req.URL.Path, e.Token, where),
+		Host: st.rec.Host, Method: req.Method, Path: st.rec.Path,
+		Description: fmt.Sprintf("%s https://%s%s with %s in the %s", req.Method, st.rec.Host, st.rec.Path, e.Token, where),
 		Token: resolver.TokenInfo{
 			ID: e.Token.ID, Token: e.Token.String(), Class: e.Class, Rule: e.Rule,
 			Submitters: e.Submitters, FirstSeen: e.FirstSeen,

@@ -2,7 +2,9 @@ package proxy_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -325,6 +327,30 @@ func TestLeakGuardBlocksKnownValue(t *testing.T) {
 			resp.Body.Close()
 			return resp
 		}},
+		{"percent-encoded query beside a bad escape", func() *http.Response {
+			var enc strings.Builder
+			for _, c := range []byte(secret) {
+				fmt.Fprintf(&enc, "%%%02X", c)
+			}
+			resp, err := r.client("alice").Get("https://api.github.com/user?x=%zz&t=" + enc.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp
+		}},
+		{"basic auth", func() *http.Response {
+			resp, _ := r.github("alice", "Basic "+base64.StdEncoding.EncodeToString([]byte("x-access-token:"+secret)))
+			return resp
+		}},
+		{"path", func() *http.Response {
+			resp, err := r.client("alice").Get("https://api.github.com/repos/" + secret + "/hooks")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := tc.send()
@@ -335,6 +361,10 @@ func TestLeakGuardBlocksKnownValue(t *testing.T) {
 	}
 	if n := len(r.up.Requests()); n != 1 { // the model request only
 		t.Fatalf("upstream saw %d requests, want only the model request", n)
+	}
+	// A body that looks like JSON but does not parse cannot be checked: refused.
+	if resp, _ := post(t, r.client("alice"), "https://api.github.com/v1/echo-raw", nil, []byte(`{"note":"\u0067hp_`)); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("unparsable JSON body: got %d, want 400", resp.StatusCode)
 	}
 	// A value the vault does not hold passes: the guard is about known secrets.
 	if resp, _ := r.github("alice", "Bearer "+githubToken(t)); resp.StatusCode != 200 {

@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/elazarl/goproxy"
@@ -240,7 +241,7 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 		OnEvent:     p.onDecision,
 		Announce:    p.newAnnouncer(cfg.ApprovalWebhook),
 		OnError: func(err error) {
-			p.log.Warn("approvals: background work failed", "err", err)
+			p.log.Warn("resolver: a policy evaluation or approvals background work failed", "err", err)
 		},
 	})
 	if err != nil {
@@ -380,7 +381,16 @@ func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error
 	if p.cfg.Dial != nil {
 		return p.cfg.Dial(ctx, network, addr)
 	}
-	d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second,
+		// Checked again on the address actually dialled: a name that resolved
+		// elsewhere when the request was checked (DNS rebinding) must not reach
+		// the admin listener either.
+		Control: func(_, address string, _ syscall.RawConn) error {
+			if p.adminAddr.Load().is(address) {
+				return errAdminTarget
+			}
+			return nil
+		}}
 	return d.DialContext(ctx, network, addr)
 }
 

@@ -93,6 +93,29 @@ func (p *Proxy) onRequest(req *http.Request, pctx *goproxy.ProxyCtx) (*http.Requ
 	return req, p.exchangeSafely(req, st)
 }
 
+// safePath is path as records, logs, approvals and the console show it: with any
+// secret the detector or the known-value set finds in it replaced by [redacted]
+// (a value sent in a URL path must not land in the audit trail).
+func (p *Proxy) safePath(path string) string {
+	b := []byte(path)
+	fs := detect.Merge(p.detector.Scan(b), p.known.Scan(b))
+	if len(fs) == 0 {
+		return path
+	}
+	var out strings.Builder
+	last := 0
+	for _, f := range fs {
+		if f.Start < last {
+			continue
+		}
+		out.Write(b[last:f.Start])
+		out.WriteString("[redacted]")
+		last = f.End
+	}
+	out.Write(b[last:])
+	return out.String()
+}
+
 // withPort adds port to hostport when it has none.
 func withPort(hostport, port string) string {
 	if _, _, err := net.SplitHostPort(hostport); err == nil {
@@ -122,7 +145,7 @@ func (p *Proxy) newStateFor(req *http.Request, principal, client, host string) *
 			Client:    client,
 			Host:      h,
 			Method:    req.Method,
-			Path:      req.URL.Path,
+			Path:      p.safePath(req.URL.Path),
 			API:       string(api),
 		},
 	}

@@ -136,7 +136,7 @@ type restorer struct {
 func (p *Proxy) newRestorer(req *http.Request, st *reqState) *restorer {
 	return &restorer{
 		p: p, ctx: req.Context(), requestID: st.rec.ID, principal: st.rec.Principal, client: st.rec.Client,
-		host: normalizeHost(req.URL.Host), method: req.Method, path: req.URL.Path,
+		host: normalizeHost(req.URL.Host), method: req.Method, path: st.rec.Path,
 		values: map[tokenize.Token]*secret.Value{},
 	}
 }

@@ -161,7 +161,14 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (Outcome, error) {
 	}
 	d, err := r.cfg.Policy.Decide(ctx, req)
 	if err != nil {
-		d = Decision{Effect: Deny, Reason: "the policy failed: " + err.Error(), Policy: d.Policy}
+		// The engine's own reason says what failed; its error text may quote the
+		// input, so it goes to OnError, not into records and answers.
+		r.report(fmt.Errorf("policy: %w", err))
+		reason := d.Reason
+		if reason == "" {
+			reason = "the policy failed"
+		}
+		d = Decision{Effect: Deny, Reason: reason, Policy: d.Policy}
 		return r.answer(EventDeny, req, d, nil), nil
 	}
 	switch d.Effect {
