@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/cloakroom/cloakroom/tokenize"
 )
@@ -28,6 +31,10 @@ const (
 	KnownMaxLen = 16 << 10
 	// KnownMaxValues is the most values one call may carry.
 	KnownMaxValues = 1000
+	// KnownPerHour is the most values one principal may send in an hour: each
+	// grows the vault and the known-value set for good, and invalidates every
+	// principal's scan cache.
+	KnownPerHour = 5000
 	// knownMaxBody bounds the request body.
 	knownMaxBody = 4 << 20
 )
@@ -95,6 +102,11 @@ func (p *Proxy) serveKnown(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusRequestEntityTooLarge, KnownAnswer{Error: "at most 1000 values per call"})
 		return
 	}
+	if !p.knownQuota.take(id.principal, len(in.Values), time.Now()) {
+		p.metrics.knownAdded.WithLabelValues("refused").Add(float64(len(in.Values)))
+		writeJSON(w, http.StatusTooManyRequests, KnownAnswer{Error: fmt.Sprintf("at most %d values per principal per hour", KnownPerHour)})
+		return
+	}
 	for _, v := range in.Values {
 		if v.Name != "" && !knownName.MatchString(v.Name) {
 			writeJSON(w, http.StatusBadRequest, KnownAnswer{Error: "a name is an environment variable's: letters, digits and '_', not starting with a digit, at most 128"})
@@ -160,4 +172,27 @@ func (p *Proxy) registerKnown(ctx context.Context, principal string, v KnownValu
 	}
 	p.known.Add(value, class, KnownRuleID)
 	return true, nil
+}
+
+// knownQuota counts the values each principal sent to the known-values API in the
+// current hour. Its zero value is ready; it is safe for concurrent use.
+type knownQuota struct {
+	mu    sync.Mutex
+	hour  int64
+	spent map[string]int
+}
+
+// take spends n values of principal's quota for the hour of now, or reports false
+// (spending nothing) when that would pass KnownPerHour.
+func (q *knownQuota) take(principal string, n int, now time.Time) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if h := now.Unix() / 3600; h != q.hour || q.spent == nil {
+		q.hour, q.spent = h, map[string]int{}
+	}
+	if q.spent[principal]+n > KnownPerHour {
+		return false
+	}
+	q.spent[principal] += n
+	return true
 }

@@ -197,3 +197,31 @@ func TestKnownAPIVaultDown(t *testing.T) {
 		t.Errorf("vault errors: got %v, want 1", got)
 	}
 }
+
+// Each principal may send KnownPerHour values an hour; past that, 429, and other
+// principals are not affected.
+func TestKnownAPIQuota(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	batch := make([]proxy.KnownValue, proxy.KnownMaxValues)
+	for i := range batch {
+		batch[i] = proxy.KnownValue{Value: "short"} // skipped: cheap, still counted
+	}
+	send := func(who string, vs ...proxy.KnownValue) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", h.srv.URL+proxy.KnownPath, strings.NewReader(knownBody(vs...)))
+		req.Header.Set(proxy.AgentHeader, who+":x")
+		resp, _ := doRaw(t, req)
+		return resp.StatusCode
+	}
+	for i := 0; i < proxy.KnownPerHour/proxy.KnownMaxValues; i++ {
+		if code := send("alice", batch...); code != 200 {
+			t.Fatalf("call %d: got %d, want 200", i, code)
+		}
+	}
+	if code := send("alice", proxy.KnownValue{Value: "short"}); code != http.StatusTooManyRequests {
+		t.Fatalf("over the quota: got %d, want 429", code)
+	}
+	if code := send("bob", proxy.KnownValue{Value: "short"}); code != 200 {
+		t.Fatalf("another principal: got %d, want 200", code)
+	}
+}

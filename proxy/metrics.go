@@ -125,7 +125,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"result"}),
 		knownAdded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cloakroom_known_registrations_total",
-			Help: "Values sent to the known-values API (POST " + KnownPath + ", as cloakroom run does), by result (registered, skipped).",
+			Help: "Values sent to the known-values API (POST " + KnownPath + ", as cloakroom run does), by result (registered, skipped, refused: over the hourly quota).",
 		}, []string{"result"}),
 		policyLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cloakroom_policy_loaded",

@@ -173,6 +173,7 @@ type Proxy struct {
 	resolver    *resolver.Resolver
 	approvals   resolver.ApprovalStore
 	egress      atomic.Pointer[hostMatcher]
+	knownQuota  knownQuota
 	adminAddr   atomic.Pointer[adminTarget]
 	audit       *audit.Writer
 	log         *slog.Logger
