@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net"
@@ -14,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/cloakroom/cloakroom/internal/adminauth"
 	"github.com/cloakroom/cloakroom/proxy/console"
 	"github.com/cloakroom/cloakroom/resolver"
 )
@@ -69,15 +68,13 @@ func (p *Proxy) approver(h http.HandlerFunc) http.Handler {
 			writeJSON(w, http.StatusNotFound, apiError{"the approvals API is off: it needs an approval store and an admin token"})
 			return
 		}
-		if r.Header.Get("Proxy-Authorization") != "" || r.Header.Get(AgentHeader) != "" || r.Header.Get("Via") != "" {
+		if adminauth.CarriesAgentCredentials(r.Header) {
 			p.log.Warn("admin API refused a request carrying agent or proxy credentials", "client", r.RemoteAddr)
 			writeJSON(w, http.StatusForbidden, apiError{"agent credentials cannot use the admin API; approvers use the admin token"})
 			return
 		}
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		want := sha256.Sum256([]byte(p.cfg.AdminToken))
-		got := sha256.Sum256([]byte(token))
-		if !ok || subtle.ConstantTimeCompare(want[:], got[:]) != 1 {
+		if !ok || !adminauth.NewToken(p.cfg.AdminToken).Matches(token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="cloakroom admin"`)
 			writeJSON(w, http.StatusUnauthorized, apiError{"the admin API needs the admin token (Authorization: Bearer ...)"})
 			return
@@ -123,9 +120,6 @@ type decision struct {
 	Note string `json:"note,omitempty"`
 }
 
-// maxGrant bounds a time-bound grant.
-const maxGrant = 30 * 24 * time.Hour
-
 func (p *Proxy) decideApproval(grant bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var d decision
@@ -145,7 +139,7 @@ func (p *Proxy) decideApproval(grant bool) http.HandlerFunc {
 			}
 			var err error
 			dur, err = time.ParseDuration(d.For)
-			if err != nil || dur <= 0 || dur > maxGrant {
+			if err != nil || dur <= 0 || dur > resolver.MaxGrant {
 				writeJSON(w, http.StatusBadRequest, apiError{"for must be a positive duration up to 720h, like 15m or 8h"})
 				return
 			}

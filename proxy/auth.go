@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+
+	"github.com/cloakroom/cloakroom/internal/adminauth"
 )
 
 // AgentHeader carries an agent's credentials in gateway mode, as "name:token", for
 // clients that send headers but no proxy credentials.
-const AgentHeader = "X-Cloakroom-Agent"
+const AgentHeader = adminauth.AgentHeader
 
 // Principal labels for metrics, whose cardinality must stay bounded: configured
 // agents are labelled by name, everyone else by one of these.

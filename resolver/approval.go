@@ -71,6 +71,10 @@ type Grant struct {
 	Used bool `json:"used,omitempty"`
 }
 
+// MaxGrant bounds a time-bound grant: the approvals API and the console refuse a
+// longer one.
+const MaxGrant = 30 * 24 * time.Hour
+
 // Scope names what a grant covers.
 type Scope struct {
 	TokenID   string

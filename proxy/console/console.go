@@ -2,8 +2,6 @@ package console
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"embed"
 	"io/fs"
 	"log/slog"
@@ -11,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloakroom/cloakroom/internal/adminauth"
 	"github.com/cloakroom/cloakroom/internal/audit"
 	"github.com/cloakroom/cloakroom/resolver"
 )
@@ -121,7 +120,7 @@ type Handler struct {
 	streams  *streams
 	log      *slog.Logger
 	static   http.Handler
-	tokenSum [sha256.Size]byte
+	token    adminauth.Token
 	limit    loginLimit
 }
 
@@ -145,7 +144,7 @@ func New(cfg Config) *Handler {
 		origin:   http.NewCrossOriginProtection(),
 		streams:  newStreams(),
 		log:      cfg.Logger,
-		tokenSum: sha256.Sum256([]byte(cfg.AdminToken)),
+		token:    adminauth.NewToken(cfg.AdminToken),
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -209,7 +208,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.errorPage(w, r, http.StatusNotFound, "The console is off: it needs an admin token.")
 		return
 	}
-	if r.Header.Get("Proxy-Authorization") != "" || r.Header.Get(agentHeader) != "" || r.Header.Get("Via") != "" {
+	if adminauth.CarriesAgentCredentials(r.Header) {
 		h.log.Warn("console refused a request carrying agent or proxy credentials", "client", r.RemoteAddr)
 		h.errorPage(w, r, http.StatusForbidden, "Agent credentials cannot use the console; approvers sign in with the admin token.")
 		return
@@ -217,14 +216,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// agentHeader is the gateway-mode agent credential header (proxy.AgentHeader).
-const agentHeader = "X-Cloakroom-Agent"
-
 // tokenOK compares a presented admin token with the configured one in constant time.
-func (h *Handler) tokenOK(token string) bool {
-	got := sha256.Sum256([]byte(token))
-	return token != "" && subtle.ConstantTimeCompare(h.tokenSum[:], got[:]) == 1
-}
+func (h *Handler) tokenOK(token string) bool { return h.token.Matches(token) }
 
 // pageHandler is a page that needs a session.
 type pageHandler func(w http.ResponseWriter, r *http.Request, s *session)

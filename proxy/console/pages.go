@@ -128,9 +128,6 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, _ *session) {
 // grantDurations are the durations the queue offers besides once.
 var grantDurations = []string{"15m", "1h", "8h"}
 
-// maxGrant bounds a time-bound grant, as the approvals API does.
-const maxGrant = 30 * 24 * time.Hour
-
 type approvalRow struct {
 	ID, Age, Expires, Principal, Client, Token, Class, Rule string
 	Destination, Description, Reason, Status, DecidedBy     string
@@ -210,7 +207,7 @@ func (h *Handler) decide(grant bool) pageHandler {
 		var dur time.Duration
 		if f := r.PostFormValue("for"); f != "" && grant {
 			d, err := time.ParseDuration(f)
-			if err != nil || d <= 0 || d > maxGrant {
+			if err != nil || d <= 0 || d > resolver.MaxGrant {
 				h.errorPage(w, r, http.StatusBadRequest, "A grant lasts a positive duration up to 720h, like 15m or 8h.")
 				return
 			}
