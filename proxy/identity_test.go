@@ -278,29 +278,9 @@ func TestGenerateAgentToken(t *testing.T) {
 	}
 }
 
-// metricValue returns the value of the counter name with exactly these labels.
+// metricValue returns the value of the counter name with exactly these labels (0
+// when there is no such series).
 func metricValue(t *testing.T, h *harness, name string, labels map[string]string) float64 {
 	t.Helper()
-	mfs, err := h.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range mf.GetMetric() {
-			if len(m.GetLabel()) != len(labels) {
-				continue
-			}
-			for _, l := range m.GetLabel() {
-				if labels[l.GetName()] != l.GetValue() {
-					continue metrics
-				}
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	return 0
+	return sample(t, h, name, labels).GetCounter().GetValue()
 }
