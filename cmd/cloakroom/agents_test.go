@@ -25,10 +25,7 @@ func TestAgentsWithCurl(t *testing.T) {
 	bin := buildBinary(t)
 	up := fakeapi.Start(t, fakeapi.Options{})
 	dir := t.TempDir()
-	upCA := filepath.Join(dir, "upstream-ca.pem")
-	if err := os.WriteFile(upCA, up.CAPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	upCA := writeUpstreamCA(t, up, dir)
 	out, err := exec.Command(bin, "agent", "add", "ci-bot").CombinedOutput()
 	if err != nil {
 		t.Fatalf("agent add: %v: %s", err, out)

@@ -377,10 +377,7 @@ func TestAuditReplicasShareOneStream(t *testing.T) {
 	rs, rc, prefix := testutil.RedisServer(t)
 	up := fakeapi.Start(t, fakeapi.Options{})
 	dir := t.TempDir()
-	upCA := filepath.Join(dir, "upstream-ca.pem")
-	if err := os.WriteFile(upCA, up.CAPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	upCA := writeUpstreamCA(t, up, dir)
 	key, _ := tokenize.GenerateMasterKey()
 	env := []string{masterKeyEnv + "=" + base64.StdEncoding.EncodeToString(key)}
 	redisURL := "redis://" + rs.Addr() + "/0"

@@ -31,10 +31,7 @@ func TestApprovalThroughCLI(t *testing.T) {
 	bin := buildBinary(t)
 	up := fakeapi.Start(t, fakeapi.Options{})
 	dir := t.TempDir()
-	upCA := filepath.Join(dir, "upstream-ca.pem")
-	if err := os.WriteFile(upCA, up.CAPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	upCA := writeUpstreamCA(t, up, dir)
 	// The fake plays the egress host at 127.0.0.1 (model traffic goes to localhost).
 	policyPath := filepath.Join(dir, "policy.rego")
 	writePolicy := func(approval bool) {

@@ -89,6 +89,17 @@ func startWithEnv(t *testing.T, bin string, env []string, args ...string) (proxy
 	return
 }
 
+// writeUpstreamCA writes the fake upstream's CA into dir, for --upstream-ca, and
+// returns its path.
+func writeUpstreamCA(t *testing.T, up *fakeapi.Server, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "upstream-ca.pem")
+	if err := os.WriteFile(path, up.CAPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "cloakroom")
@@ -108,10 +119,7 @@ func TestServeWithCurl(t *testing.T) {
 	bin := buildBinary(t)
 	up := fakeapi.Start(t, fakeapi.Options{})
 	dir := t.TempDir()
-	upCA := filepath.Join(dir, "upstream-ca.pem")
-	if err := os.WriteFile(upCA, up.CAPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	upCA := writeUpstreamCA(t, up, dir)
 	data := filepath.Join(dir, "data")
 	proxyAddr, adminAddr, stderr := startServe(t, bin, "--data-dir", data, "--intercept", "localhost", "--upstream-ca", upCA)
 

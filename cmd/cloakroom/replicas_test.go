@@ -139,10 +139,7 @@ func TestServeRedisModes(t *testing.T) {
 	bin := buildBinary(t)
 	up := fakeapi.Start(t, fakeapi.Options{})
 	dir := t.TempDir()
-	upCA := filepath.Join(dir, "upstream-ca.pem")
-	if err := os.WriteFile(upCA, up.CAPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	upCA := writeUpstreamCA(t, up, dir)
 	nodes := testutil.RedisCluster(t)
 	sentinel, master := testutil.RedisSentinel(t)
 	for _, tc := range []struct{ mode, url string }{

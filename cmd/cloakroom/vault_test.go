@@ -28,10 +28,7 @@ func TestVaultExportImport(t *testing.T) {
 	bin := buildBinary(t)
 	up := fakeapi.Start(t, fakeapi.Options{})
 	dir := t.TempDir()
-	upCA := filepath.Join(dir, "upstream-ca.pem")
-	if err := os.WriteFile(upCA, up.CAPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	upCA := writeUpstreamCA(t, up, dir)
 	a := filepath.Join(dir, "a")
 	upURL := "https://localhost:" + strings.Split(up.Addr, ":")[1] + "/v1/messages"
 	secret := "ghp_" + "R8cJ2mWq7Lx9TzK4vNp3Ys6Hd1Fb0Ge5Ua2S"
