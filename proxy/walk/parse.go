@@ -93,10 +93,16 @@ func (w *walker) reset(b []byte, prefix []byte, level int, restore bool) {
 func (w *walker) parse() error {
 	b := w.b
 	i, err := w.value(skipWS(b, 0), memberInfo{})
+	return w.parsed(i, err)
+}
+
+// parsed ends a parse whose top value ended at i (or failed with err): only
+// whitespace may follow, and the recorded paths are fixed as a string.
+func (w *walker) parsed(i int, err error) error {
 	if err != nil {
 		return err
 	}
-	if i = skipWS(b, i); i != len(b) {
+	if i = skipWS(w.b, i); i != len(w.b) {
 		return syntaxError(i)
 	}
 	w.paths = string(w.arena)

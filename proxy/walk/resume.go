@@ -278,15 +278,7 @@ func (w *walker) parseFrom(cp *Checkpoint) error {
 		w.segs = append(w.segs, s)
 	}
 	w.depth, w.lastMark = n, cp.Offset
-	i, err := w.resume(0, n, cp.Offset)
-	if err != nil {
-		return err
-	}
-	if i = skipWS(b, i); i != len(b) {
-		return syntaxError(i)
-	}
-	w.paths = string(w.arena)
-	return nil
+	return w.parsed(w.resume(0, n, cp.Offset))
 }
 
 // resume parses, from b[i] just after a value of the container of w.segs[n-1], the
