@@ -249,7 +249,7 @@ func (p *Proxy) redact(req *http.Request, st *reqState) *http.Response {
 		st.rec.Model = geminiModel(req.URL.Path)
 	}
 
-	out, err := p.redactBody(req.Context(), body, req.Header.Get("Content-Type"), st)
+	out, err := p.redactBody(req.Context(), body, true, req.Header.Get("Content-Type"), st)
 	p.metrics.scanDuration.Observe(time.Since(scanStart).Seconds())
 	var vaultErr *vaultError
 	switch {
@@ -308,13 +308,15 @@ func setBody(req *http.Request, b []byte) {
 
 // redactBody dispatches on the body's type: JSON is walked string by string, anything
 // else is scanned as text. The output may be written over body's bytes: do not use
-// them (nor the raw bytes body may be) after a call that returns no error.
-func (p *Proxy) redactBody(ctx context.Context, body []byte, contentType string, st *reqState) ([]byte, error) {
+// them (nor the raw bytes body may be) after a call that returns no error. owned
+// promises that neither body's buffer nor the output is modified afterwards (see
+// walkJSON).
+func (p *Proxy) redactBody(ctx context.Context, body []byte, owned bool, contentType string, st *reqState) ([]byte, error) {
 	if len(body) == 0 {
 		return body, nil
 	}
 	if declaredJSON(contentType) || looksJSON(body) {
-		out, err := p.walkJSON(ctx, body, st, func(f walk.Field, raw, s []byte) ([]walk.Replacement, error) {
+		out, err := p.walkJSON(ctx, body, owned, st, func(f walk.Field, raw, s []byte) ([]walk.Replacement, error) {
 			known := p.known.Len() // before the scan: values learned during it count as new
 			reps, err := p.redactString(ctx, st, f, s)
 			if err == nil && len(reps) == 0 {

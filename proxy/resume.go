@@ -24,11 +24,12 @@ import (
 // cache makes each resent string cost a hash, but the body is still parsed whole.
 // So for each principal the proxy also remembers, for its last few bodies, where a
 // walk can resume (walk.Checkpoint, at the ends of history elements and members),
-// the body's bytes up to each such point with the secrets cut out (what went
-// upstream around the tokens: nothing a provider did not see), a 128-bit keyed hash
-// of each secret, and the replacements (tokens) and audit detections made before it.
-// A new body whose prefix matches (its bytes compared, at memory speed, with those
-// kept, and its secrets with their hashes) is walked from the last matching point
+// the body as it went upstream (tokens in place of the secrets: nothing a provider
+// did not see; the forwarded buffer itself, never copied or modified), a 128-bit
+// keyed hash of each secret, and the replacements (tokens) and audit detections
+// made before each point.
+// A new body whose prefix matches (its bytes between secrets compared, at memory
+// speed, with the forwarded body's, and its secrets with their hashes) is walked from the last matching point
 // only: its prefix is not parsed, decoded or scanned again, and gets the same
 // replacements and detections.
 //
@@ -65,10 +66,10 @@ const (
 	// so many principals, so many each (concurrent sessions and subagents).
 	resumePrincipals   = 64
 	resumePerPrincipal = 4
-	// maxResumeEntryBytes bounds the bytes an entry keeps: past it, no more points
-	// are taken. maxResumeBytes bounds what all entries count together (an
-	// entry counts every byte it refers to, shared with an earlier turn or not,
-	// so memory stays below it): the principals seen least recently go first.
+	// maxResumeEntryBytes bounds the forwarded bytes an entry keeps: of a larger
+	// body, only the points within its first maxResumeEntryBytes, and a copy of
+	// them. maxResumeBytes bounds what all entries count together (an entry counts
+	// the whole buffer it refers to): the principals seen least recently go first.
 	maxResumeEntryBytes = 16 << 20
 	maxResumeBytes      = 128 << 20
 	// resumeHeldFor is how long the vault's answer that it holds an entry's tokens
@@ -131,69 +132,48 @@ type resumeEntry struct {
 	det     *detect.Detector
 	known   int       // size of the known-value set during the walks that made it
 	held    time.Time // when the vault last held its tokens (tokensHeld)
+	out     []byte    // the body as forwarded, up to the last point at least: never modified
 	points  []resumePoint
 	reps    []walk.Replacement // the replacements before the last point: tokens
 	secrets [][16]byte         // the tag of the bytes each of reps replaced
 	dets    []audit.Detection  // the detections before the last point
-	bytes   int                // the gap bytes of its points
+	bytes   int                // what out keeps alive
 }
 
-// resumePoint is a checkpoint, the body's bytes since the previous point (from the
-// start for the first) with the replaced spans cut out, and how many detections the
-// walk had made there. gaps are never modified once made: entries share them.
+// resumePoint is a checkpoint, how much longer than the body the output is before
+// it (the replacements' growth), and how many detections the walk had made there.
 type resumePoint struct {
-	cp   walk.Checkpoint
-	gaps [][]byte
-	dets int
+	cp     walk.Checkpoint
+	growth int
+	dets   int
 }
 
-// sameChunk reports whether body's bytes from prev to pt (the i-th point of e) are
-// those e's walk saw: the bytes between replacements equal the gaps kept, and each
-// replaced span hashes to its tag.
-func (c *resumeCache) sameChunk(e *resumeEntry, i, prev int, body []byte) bool {
+// outAt is where the output has the body's byte at i: i after the replacements
+// before it, which grew the output by growth.
+func outAt(i, growth int) int { return i + growth }
+
+// sameChunk reports whether body's bytes from the previous point to the i-th point
+// of e (from the start for the first) are those e's walk saw: the bytes between
+// replacements equal the output's there, and each replaced span hashes to its tag.
+func (c *resumeCache) sameChunk(e *resumeEntry, i int, body []byte) bool {
 	pt := &e.points[i]
-	if pt.cp.Offset > len(body) {
+	if pt.cp.Offset > len(body) || outAt(pt.cp.Offset, pt.growth) > len(e.out) {
 		return false
 	}
-	r0 := 0
+	pos, g, r0 := 0, 0, 0
 	if i > 0 {
-		r0 = e.points[i-1].cp.Reps
+		q := &e.points[i-1]
+		pos, g, r0 = q.cp.Offset, q.growth, q.cp.Reps
 	}
-	gaps, g := pt.gaps, []byte(nil)
-	// same compares b with the next len(b) bytes kept.
-	same := func(b []byte) bool {
-		for len(b) > 0 {
-			for len(g) == 0 {
-				if len(gaps) == 0 {
-					return false
-				}
-				g, gaps = gaps[0], gaps[1:]
-			}
-			n := min(len(b), len(g))
-			if !bytes.Equal(b[:n], g[:n]) {
-				return false
-			}
-			b, g = b[n:], g[n:]
-		}
-		return true
-	}
-	pos := prev
 	for k := r0; k < pt.cp.Reps; k++ {
-		r := e.reps[k]
-		if !same(body[pos:r.Start]) || c.chunkTag(body[r.Start:r.End]) != e.secrets[k] {
+		r := &e.reps[k]
+		if !bytes.Equal(body[pos:r.Start], e.out[outAt(pos, g):outAt(r.Start, g)]) || c.chunkTag(body[r.Start:r.End]) != e.secrets[k] {
 			return false
 		}
+		g += len(r.With) - (r.End - r.Start)
 		pos = r.End
 	}
-	if !same(body[pos:pt.cp.Offset]) || len(g) != 0 {
-		return false
-	}
-	for _, rest := range gaps {
-		if len(rest) != 0 {
-			return false
-		}
-	}
-	return true
+	return g == pt.growth && bytes.Equal(body[pos:pt.cp.Offset], e.out[outAt(pos, g):outAt(pt.cp.Offset, g)])
 }
 
 // end is where the entry's last point is, 0 if it has none.
@@ -226,7 +206,7 @@ func (c *resumeCache) match(key string, det *detect.Detector, known int, body []
 		prev, i := 0, -1
 		for k := range e.points {
 			pt := &e.points[k]
-			if pt.cp.Offset >= len(body) || !c.sameChunk(e, k, prev, body) {
+			if pt.cp.Offset >= len(body) || !c.sameChunk(e, k, body) {
 				break
 			}
 			prev, i = pt.cp.Offset, k
@@ -276,12 +256,13 @@ func (c *resumeCache) store(key string, e *resumeEntry, from *resumeEntry, match
 
 // resumeRecorder builds the entry of a walk from its checkpoints.
 type resumeRecorder struct {
-	c    *resumeCache
-	body []byte
-	st   *reqState
-	d0   int // detections of st before the walk
-	e    resumeEntry
-	full bool // no more points are kept
+	c      *resumeCache
+	body   []byte
+	st     *reqState
+	d0     int // detections of st before the walk
+	e      resumeEntry
+	growth int  // the growth of e.reps
+	full   bool // no more points are kept
 }
 
 func (c *resumeCache) newRecorder(body []byte, st *reqState) *resumeRecorder {
@@ -289,82 +270,86 @@ func (c *resumeCache) newRecorder(body []byte, st *reqState) *resumeRecorder {
 }
 
 // inherit starts the entry with the points of f before the walk resumes there.
-// The gaps are shared, not copied.
 func (r *resumeRecorder) inherit(f resumeFrom) {
 	pt := f.e.points[f.i]
 	r.e.points = slices.Clone(f.e.points[:f.i+1])
 	r.e.reps = slices.Clone(f.e.reps[:pt.cp.Reps])
 	r.e.secrets = slices.Clone(f.e.secrets[:pt.cp.Reps])
 	r.e.dets = slices.Clone(f.e.dets[:pt.dets])
-	r.e.bytes = 0
-	for _, p := range r.e.points {
-		for _, g := range p.gaps {
-			r.e.bytes += len(g)
-		}
-	}
+	r.growth = pt.growth
 }
 
 // reset forgets what the recorder has, for a walk from the start.
 func (r *resumeRecorder) reset() {
-	r.e = resumeEntry{}
-	r.full = false
+	r.e, r.growth, r.full = resumeEntry{}, 0, false
 }
 
-// add is the walk's OnCheckpoint.
+// add is the walk's OnCheckpoint. It runs before the output is spliced, while the
+// body still holds the secrets it tags.
 func (r *resumeRecorder) add(cp walk.Checkpoint, reps []walk.Replacement) {
 	dets := r.st.rec.Detections[r.d0:]
 	if r.full || len(reps) > maxResumeReps || len(dets) > maxResumeReps {
 		r.full = true
 		return
 	}
-	prev := r.e.end()
 	fresh := reps[len(r.e.reps):]
-	// The chunk's bytes with the replaced spans cut out, in one new buffer.
-	gap := make([]byte, 0, cp.Offset-prev)
-	pos := prev
+	pos := r.e.end()
 	for _, rp := range fresh {
 		if rp.Start < pos || rp.End > cp.Offset || rp.End < rp.Start {
 			r.full = true // cannot happen: replacements lie in order before the point
 			return
 		}
-		gap = append(gap, r.body[pos:rp.Start]...)
 		pos = rp.End
-	}
-	gap = append(gap, r.body[pos:cp.Offset]...)
-	if r.e.bytes+len(gap) > maxResumeEntryBytes {
-		r.full = true
-		return
 	}
 	if len(r.e.points) == maxResumePoints {
 		r.thin()
 	}
 	for _, rp := range fresh {
 		r.e.secrets = append(r.e.secrets, r.c.chunkTag(r.body[rp.Start:rp.End]))
+		r.growth += len(rp.With) - (rp.End - rp.Start)
 	}
-	r.e.points = append(r.e.points, resumePoint{cp: cp, gaps: [][]byte{gap}, dets: len(dets)})
-	r.e.bytes += len(gap)
+	r.e.points = append(r.e.points, resumePoint{cp: cp, growth: r.growth, dets: len(dets)})
 	r.e.reps = append(r.e.reps, fresh...)
 	r.e.dets = append(r.e.dets, dets[len(r.e.dets):]...)
 }
 
-// thin keeps every other point, the last included; a point kept takes over the
-// gaps of the one dropped before it.
+// thin keeps every other point, the last included.
 func (r *resumeRecorder) thin() {
 	pts := r.e.points
 	n := 0
-	var carry [][]byte
 	for k := range pts {
-		if (len(pts)-1-k)%2 != 0 { // dropped: its gaps go to the next point kept
-			carry = append(carry, pts[k].gaps...)
-			continue
+		if (len(pts)-1-k)%2 == 0 {
+			pts[n] = pts[k]
+			n++
 		}
-		p := pts[k]
-		p.gaps = append(slices.Clip(carry), p.gaps...)
-		carry = nil
-		pts[n] = p
-		n++
 	}
 	r.e.points = pts[:n]
+}
+
+// finish gives the entry the walk's output, out, and reports whether it has points.
+// out is kept as it is when owned (the caller never modifies it, nor the body it
+// may have been spliced over) and the entry uses most of it; otherwise the part the
+// points cover is copied. Points past maxResumeEntryBytes of output are dropped.
+func (r *resumeRecorder) finish(out []byte, owned bool) bool {
+	pts := r.e.points
+	n := len(pts)
+	for n > 0 && outAt(pts[n-1].cp.Offset, pts[n-1].growth) > maxResumeEntryBytes {
+		n--
+	}
+	if n == 0 {
+		return false
+	}
+	last := pts[n-1]
+	r.e.points = pts[:n]
+	r.e.reps, r.e.secrets, r.e.dets = r.e.reps[:last.cp.Reps], r.e.secrets[:last.cp.Reps], r.e.dets[:last.dets]
+	end := outAt(last.cp.Offset, last.growth)
+	if !owned || 2*end < len(out) {
+		r.e.out, r.e.bytes = bytes.Clone(out[:end]), end
+		return true
+	}
+	// The output was spliced over the body's buffer, or is a new one of its length.
+	r.e.out, r.e.bytes = out, max(cap(r.body), cap(out))
+	return true
 }
 
 // resumeGapFor returns the checkpoint spacing for a body of n bytes.
@@ -372,8 +357,10 @@ func resumeGapFor(n int) int { return max(resumeGap, n/maxResumePoints) }
 
 // walkJSON redacts a JSON body with fn, resuming where an earlier body of the same
 // principal shared its bytes, and leaves checkpoints for the next one. The output
-// may be written over body (walk.ResumeOptions.InPlace).
-func (p *Proxy) walkJSON(ctx context.Context, body []byte, st *reqState, fn walk.RedactRawFunc) ([]byte, error) {
+// may be written over body (walk.ResumeOptions.InPlace). owned says that nobody
+// modifies body's buffer or the output after the call, so the entry may keep the
+// output as it is instead of a copy.
+func (p *Proxy) walkJSON(ctx context.Context, body []byte, owned bool, st *reqState, fn walk.RedactRawFunc) ([]byte, error) {
 	var c *resumeCache
 	if p.scans != nil {
 		c = p.scans.resume
@@ -424,11 +411,11 @@ func (p *Proxy) walkJSON(ctx context.Context, body []byte, st *reqState, fn walk
 			}
 		}
 	}
-	if err != nil || p.known.Len() != known || len(rec.e.points) == 0 {
+	if err != nil || p.known.Len() != known || !rec.finish(out, owned) {
 		return out, err
 	}
 	rec.e.det, rec.e.known, rec.e.held = p.detector, known, held
-	e := new(resumeEntry) // not &rec.e, which would keep rec.body alive
+	e := new(resumeEntry) // not &rec.e, which would keep rec alive
 	*e = rec.e
 	c.store(key, e, from.e, matched)
 	return out, nil

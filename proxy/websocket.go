@@ -44,7 +44,7 @@ func (p *Proxy) serveWebSocket(w http.ResponseWriter, r *http.Request, st *reqSt
 				ct = "application/json" // JSON that does not parse is refused, not scanned as text
 			}
 			scanStart := time.Now()
-			out, err := p.redactBody(ctx, msg, ct, st)
+			out, err := p.redactBody(ctx, msg, false, ct, st) // the relay reuses msg's buffer
 			took := time.Since(scanStart)
 			p.metrics.scanDuration.Observe(took.Seconds())
 			p.metrics.scannedBytes.Add(float64(len(msg)))

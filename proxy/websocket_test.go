@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -186,5 +187,67 @@ func TestWebSocketNeedsCredentials(t *testing.T) {
 	c.Close(websocket.StatusNormalClosure, "")
 	if recs := h.auditRecords(); len(recs) != 1 || recs[0].Principal != "codex" {
 		t.Errorf("audit: %+v, want the codex principal", recs)
+	}
+}
+
+// wsInput is a response.create message whose input holds texts as user messages.
+func wsInput(texts ...string) []byte {
+	var b strings.Builder
+	b.WriteString(`{"type":"response.create","model":"gpt-5","stream":true,"input":[`)
+	for i, s := range texts {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"role":"user","content":[{"type":"input_text","text":` + q(s) + `}]}`)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// The relay reads every message of a connection into one buffer, which the next
+// message overwrites. A large message resent with a secret written over earlier
+// bytes must be scanned where it changed: what the proxy remembers of the first message (to
+// resume resent history) must not be the buffer the second one is read into.
+func TestWebSocketResentMessage(t *testing.T) {
+	h := newHarness(t, harnessOpts{up: fakeapi.Options{NoCompression: true}})
+	s := newSecrets(t)
+	texts := make([]string, 40)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("note %d: %s", i, strings.Repeat("the build passed on every platform. ", 30))
+	}
+	first := wsInput(texts...)
+	_, c, err := wsSession(t, h, "wss://api.openai.com/v1/responses", "alice", true, false, first)
+	if err != nil {
+		t.Fatalf("first message: %v", err)
+	}
+	secret := "the token is " + s.GitHub // in place of as many bytes: nothing after it moves
+	texts[2] = secret + texts[2][len(secret):]
+	second := wsInput(append(texts, "and one more message")...)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.Write(ctx, websocket.MessageText, second); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, m, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("second message: %v", err)
+		}
+		if strings.Contains(string(m), `"response.completed"`) {
+			break
+		}
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+	var sent [][]byte
+	for _, r := range h.up.Requests() {
+		if r.Method == "WS" {
+			sent = append(sent, r.Body)
+		}
+	}
+	if len(sent) != 2 || len(first) < 32<<10 {
+		t.Fatalf("upstream got %d messages (first of %d bytes), want 2 larger than 32 KB", len(sent), len(first))
+	}
+	if strings.Contains(string(sent[1]), s.GitHub) || !strings.Contains(string(sent[1]), "cloak_") {
+		t.Fatal("the resent message's new secret reached the upstream")
 	}
 }
