@@ -59,11 +59,12 @@ func engines(c *bench.Corpus, decodeDepth int) ([]engine, meta, error) {
 	}
 	gl.MaxDecodeDepth = decodeDepth
 	m := meta{cloakroomRules: len(d.Rules()), gitleaksRules: len(gl.Config.Rules)}
+	var sc bench.Scanner // one buffer, as the proxy reads each body into one
 	return []engine{{
 		name: engineJSON,
 		id:   "cloakroom-json",
 		scan: func(body []byte) any {
-			_, n, err := bench.ScanJSON(body, d, known, nil)
+			_, n, err := sc.ScanJSON(body, d, known, nil)
 			if err != nil {
 				return -1
 			}
