@@ -331,3 +331,37 @@ func FuzzVisit(f *testing.F) {
 		}
 	})
 }
+
+// lookupMember's table answers as the members map does, for every name it holds and
+// for names one edit away from them.
+func TestLookupMember(t *testing.T) {
+	want := func(name string) memberInfo { return members[name] }
+	check := func(name string) {
+		t.Helper()
+		if got := lookupMember([]byte(name)); got != want(name) {
+			t.Fatalf("lookupMember(%q) = %v, want %v", name, got, want(name))
+		}
+	}
+	n := 0
+	for name := range members {
+		check(name)
+		check(name[:len(name)-1])
+		check(name + "s")
+		check("x" + name)
+		check(strings.ToUpper(name))
+		for i := range len(name) {
+			b := []byte(name)
+			b[i] ^= 1
+			check(string(b))
+		}
+		if members[name].kind != 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no member has a rule")
+	}
+	for _, name := range []string{"", "a", "file_path", "command", "old_string", strings.Repeat("z", 300)} {
+		check(name)
+	}
+}

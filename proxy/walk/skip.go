@@ -242,7 +242,52 @@ func lookupMember(name []byte) memberInfo {
 	if len(name) < minMember || len(name) > maxMember {
 		return memberInfo{}
 	}
-	return members[string(name)]
+	for h := memberHash(name); ; h = (h + 1) % memberSlots {
+		e := &memberTable[h]
+		if e.name == "" {
+			return memberInfo{}
+		}
+		if e.name == string(name) {
+			return e.info
+		}
+	}
+}
+
+// memberTable holds members in open addressing (linear probing) by memberHash: a
+// body has a member name every few dozen bytes, and hashing its length and three of
+// its bytes is several times cheaper than a map's hash of all of them.
+var memberTable = buildMemberTable(members)
+
+// memberSlots is the size of memberTable: a power of two, several times the number
+// of names, so that probes are short.
+const memberSlots = 1024
+
+type memberSlot struct {
+	name string
+	info memberInfo
+}
+
+// memberHash hashes a name of at least one byte into memberTable: its length, first,
+// middle and last bytes.
+func memberHash(name []byte) uint32 {
+	n := uint32(len(name))
+	x := n | uint32(name[0])<<8 | uint32(name[n/2])<<16 | uint32(name[n-1])<<24
+	return (x * 0x9E3779B1) >> 22 // the top 10 bits: memberSlots
+}
+
+func buildMemberTable(m map[string]memberInfo) *[memberSlots]memberSlot {
+	if len(m) > memberSlots/2 || minMember < 1 {
+		panic("walk: memberTable too small") // a test covers the tables as they are
+	}
+	t := new([memberSlots]memberSlot)
+	for name, info := range m {
+		h := memberHash([]byte(name))
+		for t[h].name != "" {
+			h = (h + 1) % memberSlots
+		}
+		t[h] = memberSlot{name, info}
+	}
+	return t
 }
 
 // skipType reports whether a "type" value makes its object opaque, to Restore if
