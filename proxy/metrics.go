@@ -48,7 +48,8 @@ type metrics struct {
 	tokenized     *prometheus.CounterVec
 	restores      *prometheus.CounterVec
 	vaultErrors   prometheus.Counter
-	scanCache     *prometheus.CounterVec
+	scanCache     *prometheus.CounterVec // use cache: its series, made once
+	cache         map[string]prometheus.Counter
 	decisions     *prometheus.CounterVec // direction, event, class: use decided
 	upstream      *prometheus.HistogramVec
 	vaultDuration *prometheus.HistogramVec
@@ -140,6 +141,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.vaultLookupTime = m.vaultDuration.WithLabelValues(vaultOpLookup)
 	m.vaultLookupValueTime = m.vaultDuration.WithLabelValues(vaultOpLookupValue)
 	// Series that alerts and dashboards divide by exist from the start.
+	m.cache = make(map[string]prometheus.Counter)
+	for _, r := range cacheResults {
+		m.cache[r] = m.scanCache.WithLabelValues(r)
+	}
 	for _, r := range []string{"ok", "error"} {
 		m.policyReloads.WithLabelValues(r)
 	}
@@ -226,9 +231,29 @@ func (p *Proxy) ObservePolicyLoad(err error) {
 }
 
 // detected counts one secret found in a request.
-func (m *metrics) detected(rule, class, principal string) {
-	m.detections.WithLabelValues(rule, class, principal).Inc()
+func (m *metrics) detected(rule, class, principal string) { m.detectedN(rule, class, principal, 1) }
+
+// detectedN counts n secrets of one rule and class found in a request.
+func (m *metrics) detectedN(rule, class, principal string, n int) {
+	m.detections.WithLabelValues(rule, class, principal).Add(float64(n))
 }
+
+// Scan-cache lookup results, the values of cloakroom_scan_cache_lookups_total's
+// result label.
+const (
+	cacheClean          = "clean"
+	cacheHit            = "hit"
+	cacheKnownRescan    = "known_rescan"
+	cacheMiss           = "miss"
+	cacheResumed        = "resumed"
+	cacheResumeFallback = "resume_fallback"
+)
+
+var cacheResults = []string{cacheClean, cacheHit, cacheKnownRescan, cacheMiss, cacheResumed, cacheResumeFallback}
+
+// cached counts a scan-cache lookup result: one of cacheResults, whose series were
+// made up front (a request's strings count one each).
+func (m *metrics) cached(result string) { m.cache[result].Inc() }
 
 // upstreamDone observes the time since st.upstream, unless the round trip failed.
 func (m *metrics) upstreamDone(st *reqState, err error) {

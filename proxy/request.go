@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -316,11 +315,13 @@ func (p *Proxy) redactBody(ctx context.Context, body []byte, owned bool, content
 		return body, nil
 	}
 	if declaredJSON(contentType) || looksJSON(body) {
-		out, err := p.walkJSON(ctx, body, owned, st, func(f walk.Field, raw, s []byte) ([]walk.Replacement, error) {
+		var memo hashMemo // the hash of the literal skip saw last: fn's raw
+		skip := func(f walk.Field, raw []byte) bool { return p.skipString(f, raw, &memo) }
+		out, err := p.walkJSON(ctx, body, owned, st, skip, func(f walk.Field, raw, s []byte) ([]walk.Replacement, error) {
 			known := p.known.Len() // before the scan: values learned during it count as new
-			reps, err := p.redactString(ctx, st, f, s)
+			reps, err := p.redactString(ctx, st, f, s, &memo)
 			if err == nil && len(reps) == 0 {
-				p.markClean(f, raw, known)
+				p.markClean(f, raw, known, &memo)
 			}
 			return reps, err
 		})
@@ -329,15 +330,16 @@ func (p *Proxy) redactBody(ctx context.Context, body []byte, owned bool, content
 		}
 		// Not declared JSON and not valid JSON: scan it as text below.
 	}
-	reps, err := p.tokenizeFindings(ctx, st, "", body, p.findings("", body))
+	reps, err := p.tokenizeFindings(ctx, st, "", body, p.findings("", body, nil))
 	if err != nil {
 		return nil, err
 	}
 	return splice(body, reps), nil
 }
 
-// redactString returns the replacements for one decoded JSON string.
-func (p *Proxy) redactString(ctx context.Context, st *reqState, f walk.Field, s []byte) ([]walk.Replacement, error) {
+// redactString returns the replacements for one decoded JSON string. memo may hold
+// the hash of s (see hashMemo).
+func (p *Proxy) redactString(ctx context.Context, st *reqState, f walk.Field, s []byte, memo *hashMemo) ([]walk.Replacement, error) {
 	if reps, ok, err := p.redactEncoded(ctx, st, f, s); ok {
 		return reps, err
 	}
@@ -345,7 +347,7 @@ func (p *Proxy) redactString(ctx context.Context, st *reqState, f walk.Field, s 
 	if f.Name {
 		path += " (member name)"
 	}
-	return p.tokenizeFindings(ctx, st, path, s, p.findings(f.Key, s))
+	return p.tokenizeFindings(ctx, st, path, s, p.findings(f.Key, s, memo))
 }
 
 func declaredJSON(contentType string) bool {
@@ -395,8 +397,28 @@ type vaultError struct{ err error }
 func (e *vaultError) Error() string { return e.err.Error() }
 func (e *vaultError) Unwrap() error { return e.err }
 
-// modelName is what a model id looks like; anything else stays out of the audit.
-var modelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$`)
+// modelName reports whether m looks like a model id, ^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$;
+// anything else stays out of the audit. (A loop, not a regexp: it runs on every
+// request, and a regexp's matchers are pooled, so refilled after each collection.)
+func modelName(m string) bool {
+	if len(m) == 0 || len(m) > 128 || !modelChar[m[0]] || strings.IndexByte("._:/@+-", m[0]) >= 0 {
+		return false
+	}
+	for i := 1; i < len(m); i++ {
+		if !modelChar[m[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// modelChar holds the bytes of a model id.
+var modelChar = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:/@+-") {
+		t[c] = true
+	}
+	return t
+}()
 
 // auditModel names the model for the audit record, from the redacted body (so a
 // secret pasted into "model" is never recorded) or the Gemini path.
@@ -405,7 +427,7 @@ func auditModel(st *reqState, redacted []byte) string {
 	if m == "" && looksJSON(redacted) {
 		m = walk.Model(redacted)
 	}
-	if !modelName.MatchString(m) || tokenize.Contains([]byte(m)) {
+	if !modelName(m) || tokenize.Contains([]byte(m)) {
 		return ""
 	}
 	return m

@@ -360,18 +360,18 @@ func resumeGapFor(n int) int { return max(resumeGap, n/maxResumePoints) }
 // may be written over body (walk.ResumeOptions.InPlace). owned says that nobody
 // modifies body's buffer or the output after the call, so the entry may keep the
 // output as it is instead of a copy.
-func (p *Proxy) walkJSON(ctx context.Context, body []byte, owned bool, st *reqState, fn walk.RedactRawFunc) ([]byte, error) {
+func (p *Proxy) walkJSON(ctx context.Context, body []byte, owned bool, st *reqState, skip walk.SkipFunc, fn walk.RedactRawFunc) ([]byte, error) {
 	var c *resumeCache
 	if p.scans != nil {
 		c = p.scans.resume
 	}
 	if c == nil || len(body) < minResumeBody {
-		return walk.RedactResume(body, fn, walk.ResumeOptions{Skip: p.skipString, InPlace: true})
+		return walk.RedactResume(body, fn, walk.ResumeOptions{Skip: skip, InPlace: true})
 	}
 	known := p.known.Len() // before the walk: a value learned during it makes the entry useless
 	key := resumeKey(st)
 	rec := c.newRecorder(body, st)
-	opt := walk.ResumeOptions{Skip: p.skipString, Gap: resumeGapFor(len(body)), OnCheckpoint: rec.add, InPlace: true}
+	opt := walk.ResumeOptions{Skip: skip, Gap: resumeGapFor(len(body)), OnCheckpoint: rec.add, InPlace: true}
 	from, ok := c.match(key, p.detector, known, body)
 	matched := 0 // how far the body goes on from an entry: the same session's next turn
 	if ok {
@@ -396,20 +396,15 @@ func (p *Proxy) walkJSON(ctx context.Context, body []byte, owned bool, st *reqSt
 	out, err := walk.RedactResume(body, fn, opt)
 	if opt.From != nil && (errors.Is(err, walk.ErrCannotResume) || errors.Is(err, walk.ErrInvalidJSON) || errors.Is(err, walk.ErrTooDeep)) {
 		// fn was not called: walk the body whole, which also gives the exact error.
-		p.metrics.scanCache.WithLabelValues("resume_fallback").Inc()
+		p.metrics.cached(cacheResumeFallback)
 		st.rec.Detections = st.rec.Detections[:rec.d0]
 		rec.reset()
 		opt.From, opt.Before, reused, held = nil, nil, nil, time.Now()
 		out, err = walk.RedactResume(body, fn, opt)
 	}
 	if opt.From != nil {
-		p.metrics.scanCache.WithLabelValues("resumed").Inc()
-		for _, d := range reused { // as tokenizeFindings counts them
-			p.metrics.detected(d.Rule, d.Class, st.label)
-			if t, ok := tokenize.Parse(d.Token); ok {
-				p.metrics.tokenized.WithLabelValues(t.Class).Inc()
-			}
-		}
+		p.metrics.cached(cacheResumed)
+		p.countReused(reused, st.label)
 	}
 	if err != nil || p.known.Len() != known || !rec.finish(out, owned) {
 		return out, err
@@ -419,6 +414,27 @@ func (p *Proxy) walkJSON(ctx context.Context, body []byte, owned bool, st *reqSt
 	*e = rec.e
 	c.store(key, e, from.e, matched)
 	return out, nil
+}
+
+// countReused counts the detections a resumed walk reused as tokenizeFindings
+// counted them when it made them, with one Add per series: a resent conversation
+// reuses all of its detections on every turn.
+func (p *Proxy) countReused(dets []audit.Detection, label string) {
+	type ruleClass struct{ rule, class string }
+	byRule := make(map[ruleClass]int)
+	byToken := make(map[string]int) // by the token's class
+	for _, d := range dets {
+		byRule[ruleClass{d.Rule, d.Class}]++
+		if t, ok := tokenize.Parse(d.Token); ok {
+			byToken[t.Class]++
+		}
+	}
+	for k, n := range byRule {
+		p.metrics.detectedN(k.rule, k.class, label, n)
+	}
+	for class, n := range byToken {
+		p.metrics.tokenized.WithLabelValues(class).Add(float64(n))
+	}
 }
 
 // tokensHeld reports whether the vault still holds every token of dets as submitted

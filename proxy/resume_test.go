@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -78,7 +79,35 @@ func (p *coldPair) checkAudit() float64 {
 	if cold := metricValue(p.t, p.cold, "cloakroom_scan_cache_lookups_total", map[string]string{"result": "resumed"}); cold != 0 {
 		p.t.Fatalf("the cold proxy resumed %v walks", cold)
 	}
+	for _, name := range []string{"cloakroom_detections_total", "cloakroom_tokens_minted_total"} {
+		if w, c := counterSeries(p.t, p.warm, name), counterSeries(p.t, p.cold, name); !maps.Equal(w, c) {
+			p.t.Fatalf("%s: warm %v, cold %v", name, w, c)
+		}
+	}
 	return resumed
+}
+
+// counterSeries returns the values of a counter's series, by their labels.
+func counterSeries(t *testing.T, h *harness, name string) map[string]float64 {
+	t.Helper()
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			out[strings.Join(labels, ",")] = m.GetCounter().GetValue()
+		}
+	}
+	return out
 }
 
 // session is an Anthropic Messages body cut where checkpoints fall: the members

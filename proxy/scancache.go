@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"slices"
+	"unsafe"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
@@ -57,76 +59,135 @@ func newScanCache(entries int) *scanCache {
 	return &scanCache{lru: c, seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(), resume: newResumeCache()}
 }
 
-// key hashes everything a string's treatment depends on: the domain, the member
-// name (rules read it), the media type (base64 text payloads are decoded), whether it
-// is a member name, and the bytes.
-func (c *scanCache) key(domain byte, name, mediaType string, isName bool, s []byte) scanKey {
-	var h1, h2 maphash.Hash
-	h1.SetSeed(c.seed1)
-	h2.SetSeed(c.seed2)
-	flag := byte(0)
+// strHash is a string's bytes run through the cache's two keyed hashes. A string
+// has a key per domain (and use), each finished from a copy (key): its bytes are
+// hashed once.
+type strHash struct {
+	h1, h2 maphash.Hash
+	n      int
+}
+
+func (c *scanCache) hash(s []byte) strHash {
+	var h strHash
+	h.h1.SetSeed(c.seed1)
+	h.h2.SetSeed(c.seed2)
+	_, _ = h.h1.Write(s)
+	_, _ = h.h2.Write(s)
+	h.n = len(s)
+	return h
+}
+
+// key finishes h with everything a string's treatment depends on besides its bytes:
+// the domain, the member name (rules read it), the media type (base64 text payloads
+// are decoded) and whether it is a member name. The lengths come last, so that no
+// two different inputs hash the same bytes.
+func (h *strHash) key(domain byte, name, mediaType string, isName bool) scanKey {
+	var tail [2 + 3*8]byte
+	tail[0] = domain
 	if isName {
-		flag = 1
+		tail[1] = 1
 	}
-	for _, h := range []*maphash.Hash{&h1, &h2} {
-		_ = h.WriteByte(domain)
-		_ = h.WriteByte(flag)
-		_, _ = h.WriteString(name)
-		_ = h.WriteByte(0)
-		_, _ = h.WriteString(mediaType)
-		_ = h.WriteByte(0)
-		_, _ = h.Write(s)
+	binary.LittleEndian.PutUint64(tail[2:], uint64(h.n))
+	binary.LittleEndian.PutUint64(tail[10:], uint64(len(name)))
+	binary.LittleEndian.PutUint64(tail[18:], uint64(len(mediaType)))
+	sum := func(x maphash.Hash) uint64 { // a copy: h stays as it is
+		_, _ = x.WriteString(name)
+		_, _ = x.WriteString(mediaType)
+		_, _ = x.Write(tail[:])
+		return x.Sum64()
 	}
-	return scanKey{h1.Sum64(), h2.Sum64()}
+	return scanKey{sum(h.h1), sum(h.h2)}
+}
+
+// key hashes s and finishes its key in one go.
+func (c *scanCache) key(domain byte, name, mediaType string, isName bool, s []byte) scanKey {
+	h := c.hash(s)
+	return h.key(domain, name, mediaType, isName)
+}
+
+// hashMemo keeps the hash of the raw literal the walk's skip hook last looked up,
+// for the callback the walk calls next on the same literal (to mark it clean) and
+// for its decoded bytes when they are the literal's own (no escapes). A walk of one
+// body runs on one goroutine: each walk has its own memo.
+type hashMemo struct {
+	ptr *byte // the literal's first byte, nil when the memo is empty
+	n   int
+	h   strHash
+}
+
+// set hashes raw into the memo.
+func (m *hashMemo) set(c *scanCache, raw []byte) *strHash {
+	m.h, m.ptr, m.n = c.hash(raw), unsafe.SliceData(raw), len(raw)
+	return &m.h
+}
+
+// of returns the hash of b: the memo's if b is the very slice it hashed, else b's own.
+func (m *hashMemo) of(c *scanCache, b []byte) *strHash {
+	if m != nil && m.ptr != nil && m.ptr == unsafe.SliceData(b) && m.n == len(b) {
+		return &m.h
+	}
+	h := c.hash(b)
+	return &h
 }
 
 // skipString tells the JSON walk which strings to leave alone: those under a JSON
 // path the detector's allowlist names, and long literals scanned before that held
 // nothing to replace (unless values have been learned since: a resent conversation
-// is then neither decoded nor scanned again).
-func (p *Proxy) skipString(f walk.Field, raw []byte) bool {
+// is then neither decoded nor scanned again). It leaves raw's hash in memo, if not
+// nil, for the callback that follows.
+func (p *Proxy) skipString(f walk.Field, raw []byte, memo *hashMemo) bool {
+	if memo != nil {
+		memo.ptr = nil // whatever happens, the memo is not the previous string's
+	}
 	if p.detector.SkipPath(f.Path) {
 		return true
 	}
 	if p.scans == nil || len(raw) < minCachedLen {
 		return false
 	}
-	e, ok := p.scans.lru.Get(p.scans.key(domainClean, f.Key, f.MediaType, f.Name, raw))
+	var h *strHash
+	if memo != nil {
+		h = memo.set(p.scans, raw)
+	} else {
+		h = memo.of(p.scans, raw)
+	}
+	e, ok := p.scans.lru.Get(h.key(domainClean, f.Key, f.MediaType, f.Name))
 	if ok && e.clean && e.known == p.known.Len() {
-		p.metrics.scanCache.WithLabelValues("clean").Inc()
+		p.metrics.cached(cacheClean)
 		return true
 	}
 	return false
 }
 
 // markClean remembers that raw, scanned with known values in the known-value set,
-// held nothing to replace.
-func (p *Proxy) markClean(f walk.Field, raw []byte, known int) {
+// held nothing to replace. memo may hold raw's hash (skipString).
+func (p *Proxy) markClean(f walk.Field, raw []byte, known int, memo *hashMemo) {
 	if p.scans == nil || len(raw) < minCachedLen {
 		return
 	}
-	p.scans.lru.Add(p.scans.key(domainClean, f.Key, f.MediaType, f.Name, raw), &scanEntry{known: known, clean: true})
+	k := memo.of(p.scans, raw).key(domainClean, f.Key, f.MediaType, f.Name)
+	p.scans.lru.Add(k, &scanEntry{known: known, clean: true})
 }
 
 // findings returns the secrets in one decoded string: pattern matches and known
 // values, non-overlapping, minus anything that is already a token. The result must
-// not be modified.
-func (p *Proxy) findings(key string, s []byte) []detect.Finding {
+// not be modified. memo, if not nil, may hold s's hash.
+func (p *Proxy) findings(key string, s []byte, memo *hashMemo) []detect.Finding {
 	if p.scans == nil || len(s) < minCachedLen {
 		return p.merge(s, p.scanPatterns(key, s))
 	}
-	k := p.scans.key(domainDecoded, key, "", false, s)
+	k := memo.of(p.scans, s).key(domainDecoded, key, "", false)
 	known := p.known.Len()
 	e, ok := p.scans.lru.Get(k)
 	switch {
 	case ok && e.known == known:
-		p.metrics.scanCache.WithLabelValues("hit").Inc()
+		p.metrics.cached(cacheHit)
 		return e.merged
 	case ok:
-		p.metrics.scanCache.WithLabelValues("known_rescan").Inc()
+		p.metrics.cached(cacheKnownRescan)
 		e = &scanEntry{patterns: e.patterns}
 	default:
-		p.metrics.scanCache.WithLabelValues("miss").Inc()
+		p.metrics.cached(cacheMiss)
 		e = &scanEntry{patterns: p.scanPatterns(key, s)}
 	}
 	e.known = known

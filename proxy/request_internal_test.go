@@ -1,0 +1,25 @@
+package proxy
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// modelName accepts exactly what its pattern does.
+func TestModelName(t *testing.T) {
+	spec := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$`)
+	names := []string{
+		"", "a", "claude-sonnet-4-5-20250929", "gpt-5", "models/gemini-2.5-pro", "o3@2025:x+y",
+		"-x", ".x", "_x", "a b", "a\n", "a\"b", "é", "a_b", strings.Repeat("a", 128), strings.Repeat("a", 129),
+		"cloak_secret_x", "a/b.c:d@e+f-g",
+	}
+	for c := 0; c < 256; c++ {
+		names = append(names, string([]byte{byte(c)}), "a"+string([]byte{byte(c)}))
+	}
+	for _, m := range names {
+		if got, want := modelName(m), spec.MatchString(m); got != want {
+			t.Errorf("modelName(%q) = %v, want %v", m, got, want)
+		}
+	}
+}
