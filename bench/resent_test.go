@@ -125,11 +125,13 @@ func (s *scanProxy) scans() ([]float64, error) {
 // seen twice by the warm proxy. Metrics: warm-ms and cold-ms, the median scan time per
 // resent turn (turns 2 to 50); last-warm-ms and last-cold-ms, the median of the 1 MB
 // turn; x-median, the median over resent turns of cold/warm; x-last, the same for the
-// last turn. With -v it logs the medians by body size.
+// last turn; x-session, the scan time of all resent turns cold over warm (what a
+// session's resent turns cost together). With -v it logs the medians by body size.
 func BenchmarkResentScan(b *testing.B) {
 	fake := fakeapi.Start(b, fakeapi.Options{Chunk: 4096, WholeWrites: true})
 	warm, cold := newScanProxy(b, fake, 0), newScanProxy(b, fake, -1)
 	var warmMS, coldMS, ratios, lastWarm, lastCold, lastRatio []float64
+	var warmSum, coldSum float64
 	type bucket struct{ warm, cold []float64 }
 	buckets := make([]bucket, 4) // resent turns by body size: quarters of 1 MB
 	iter := uint64(0)
@@ -165,6 +167,7 @@ func BenchmarkResentScan(b *testing.B) {
 			bk := &buckets[min(len(bodies[k])/(1<<18), 3)]
 			bk.warm, bk.cold = append(bk.warm, w[k]), append(bk.cold, c[k])
 			warmMS, coldMS = append(warmMS, w[k]), append(coldMS, c[k])
+			warmSum, coldSum = warmSum+w[k], coldSum+c[k]
 			ratios = append(ratios, c[k]/max(w[k], 0.001))
 		}
 		n := len(bodies) - 1
@@ -177,6 +180,7 @@ func BenchmarkResentScan(b *testing.B) {
 	b.ReportMetric(median(lastCold), "last-cold-ms")
 	b.ReportMetric(median(ratios), "x-median")
 	b.ReportMetric(median(lastRatio), "x-last")
+	b.ReportMetric(coldSum/max(warmSum, 0.001), "x-session")
 	for k, bk := range buckets {
 		b.Logf("bodies %4d-%4d KB: %3d resent turns, scan p50 warm %.3f ms, cold %.3f ms, x %.1f",
 			k*256, (k+1)*256, len(bk.warm), median(bk.warm), median(bk.cold), median(bk.cold)/max(median(bk.warm), 0.001))
