@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloakroom/cloakroom/bench"
 )
@@ -116,11 +117,11 @@ func TestPlantedCounts(t *testing.T) {
 
 func TestReport(t *testing.T) {
 	var b bytes.Buffer
-	if err := run(&b, "10KB", 0, 5, 0, 1, 1, 0, 1); err != nil {
+	if err := run(&b, "10KB", 0, 5, 3, 0, 1, 1, 0, 1); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"| 10KB (", engineJSON, engineRaw, engineGitleaks, "at least 200 MB/s per core"} {
+	for _, want := range []string{"| 10KB (", engineJSON, engineRaw, engineGitleaks, "at least 200 MB/s per core", "3 rounds", "MB/s range"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
@@ -128,6 +129,25 @@ func TestReport(t *testing.T) {
 	for _, s := range bench.New(seed).Secrets.All() {
 		if strings.Contains(out, s) || strings.Contains(out, jsonText(s)) {
 			t.Error("report holds a planted secret")
+		}
+	}
+}
+
+// A cell's CPU time is the median of its rounds'.
+func TestSettle(t *testing.T) {
+	for _, tt := range []struct {
+		cpus []time.Duration
+		want time.Duration
+	}{
+		{[]time.Duration{5}, 5},
+		{[]time.Duration{9, 1, 5}, 5},
+		{[]time.Duration{9, 1, 5, 7}, 5},
+		{[]time.Duration{3, 3, 8, 1, 2}, 3},
+	} {
+		r := result{cpu: 100, cpus: tt.cpus}
+		r.settle()
+		if r.cpu != tt.want {
+			t.Errorf("settle(%v) = %v, want %v", tt.cpus, r.cpu, tt.want)
 		}
 	}
 }

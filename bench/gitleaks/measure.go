@@ -15,10 +15,11 @@ type result struct {
 	size         string
 	bytes        int
 	iters        int
-	p50, p99     time.Duration // wall clock per scan
-	cpu          time.Duration // process CPU time per scan (GC included)
-	allocs       float64       // heap allocations per scan
-	allocBytes   float64       // bytes allocated per scan
+	p50, p99     time.Duration   // wall clock per scan
+	cpu          time.Duration   // process CPU time per scan (GC included): the median round's
+	cpus         []time.Duration // CPU time per scan of each round, the first included
+	allocs       float64         // heap allocations per scan
+	allocBytes   float64         // bytes allocated per scan
 	findings     int
 	found, total int            // planted secret occurrences found, planted
 	missed       []string       // names of the planted secrets with an occurrence not found
@@ -33,6 +34,17 @@ func (r result) mbps() float64 {
 		return math.Inf(1)
 	}
 	return float64(r.bytes) / 1e6 / r.cpu.Seconds()
+}
+
+// settle makes cpu the median of the rounds' CPU times (the lower middle one of an
+// even number).
+func (r *result) settle() {
+	if len(r.cpus) == 0 {
+		return
+	}
+	s := slices.Clone(r.cpus)
+	slices.Sort(s)
+	r.cpu = s[(len(s)-1)/2]
 }
 
 // limits bound the runs of one cell: at least min, at most max, and no new run
@@ -72,6 +84,7 @@ func measure(e engine, size string, body []byte, lim limits, warm bool) result {
 		p50:        percentile(walls, 0.50),
 		p99:        percentile(walls, 0.99),
 		cpu:        cpu / time.Duration(n),
+		cpus:       []time.Duration{cpu / time.Duration(n)},
 		allocs:     float64(ms1.Mallocs-ms0.Mallocs) / float64(n),
 		allocBytes: float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(n),
 		findings:   e.count(res),
