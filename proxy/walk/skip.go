@@ -258,9 +258,10 @@ func lookupMember(name []byte) memberInfo {
 // its bytes is several times cheaper than a map's hash of all of them.
 var memberTable = buildMemberTable(members)
 
-// memberSlots is the size of memberTable: a power of two, several times the number
-// of names, so that probes are short.
-const memberSlots = 1024
+// memberSlots is the size of memberTable: a power of two, four times the number of
+// names or more, so that probes are short, and small enough (12 KB) to stay in the
+// cache between requests.
+const memberSlots = 512
 
 type memberSlot struct {
 	name string
@@ -272,11 +273,11 @@ type memberSlot struct {
 func memberHash(name []byte) uint32 {
 	n := uint32(len(name))
 	x := n | uint32(name[0])<<8 | uint32(name[n/2])<<16 | uint32(name[n-1])<<24
-	return (x * 0x9E3779B1) >> 22 // the top 10 bits: memberSlots
+	return (x * 0x9E3779B1) >> 23 // the top 9 bits: memberSlots
 }
 
 func buildMemberTable(m map[string]memberInfo) *[memberSlots]memberSlot {
-	if len(m) > memberSlots/2 || minMember < 1 {
+	if len(m) > memberSlots/4 || minMember < 1 {
 		panic("walk: memberTable too small") // a test covers the tables as they are
 	}
 	t := new([memberSlots]memberSlot)
