@@ -24,14 +24,15 @@ import (
 // cache makes each resent string cost a hash, but the body is still parsed whole.
 // So for each principal the proxy also remembers, for its last few bodies, where a
 // walk can resume (walk.Checkpoint, at the ends of history elements and members),
-// the body as it went upstream (tokens in place of the secrets: nothing a provider
-// did not see; the forwarded buffer itself, never copied or modified), a 128-bit
-// keyed hash of each secret, and the replacements (tokens) and audit detections
-// made before each point.
-// A new body whose prefix matches (its bytes between secrets compared, at memory
-// speed, with the forwarded body's, and its secrets with their hashes) is walked from the last matching point
-// only: its prefix is not parsed, decoded or scanned again, and gets the same
-// replacements and detections.
+// the body as it went upstream, decoded (tokens in place of the secrets: nothing a
+// provider did not see; the buffer the output was spliced into, which nothing
+// writes again and in which the splice left no byte of the original body, or a
+// copy when the buffer is not the proxy's to keep), a 128-bit keyed hash of each
+// secret, and the replacements (tokens) and audit detections made before each
+// point. A new body whose prefix matches (its bytes between secrets compared, at
+// memory speed, with the forwarded body's, and its secrets with their hashes) is
+// walked from the last matching point only: its prefix is not parsed, decoded or
+// scanned again, and gets the same replacements and detections.
 //
 // That is exactly what a whole walk would produce as long as the walk's callback
 // would return the same for every string of the prefix, which holds when:
@@ -59,17 +60,19 @@ const (
 	// dropped.
 	maxResumePoints = 512
 	// maxResumeReps bounds the replacements and detections of an entry: checkpoints
-	// after more are not kept. An entry thus holds at most about 200 KB (points of
-	// 96 bytes, tokens, detections), and a few KB for a 1 MB conversation.
+	// after more are not kept. Besides the body, an entry thus holds at most about
+	// 200 KB (points of 96 bytes, tokens, detections), a few KB for a 1 MB
+	// conversation.
 	maxResumeReps = 1024
 	// resumePrincipals and resumePerPrincipal bound the entries: the last bodies of
 	// so many principals, so many each (concurrent sessions and subagents).
 	resumePrincipals   = 64
 	resumePerPrincipal = 4
-	// maxResumeEntryBytes bounds the forwarded bytes an entry keeps: of a larger
-	// body, only the points within its first maxResumeEntryBytes, and a copy of
-	// them. maxResumeBytes bounds what all entries count together (an entry counts
-	// the whole buffer it refers to): the principals seen least recently go first.
+	// maxResumeEntryBytes bounds the forwarded bytes an entry uses: of a larger body,
+	// only the points within its first maxResumeEntryBytes, and a copy of those
+	// bytes. An entry that keeps the body's own buffer counts its capacity (up to
+	// twice the body, as it was read). maxResumeBytes bounds what all entries count
+	// together: the principals seen least recently go first.
 	maxResumeEntryBytes = 16 << 20
 	maxResumeBytes      = 128 << 20
 	// resumeHeldFor is how long the vault's answer that it holds an entry's tokens
@@ -246,7 +249,7 @@ func (c *resumeCache) store(key string, e *resumeEntry, from *resumeEntry, match
 	}
 	c.lru.Add(key, list)
 	// Over the budget: forget the principals seen least recently (the newest entry
-	// alone is within it: maxResumeEntryBytes).
+	// alone, at most twice maxResumeEntryBytes, is within it).
 	for c.bytes > c.budget {
 		if _, _, ok := c.lru.RemoveOldest(); !ok { // the eviction callback counts
 			break
@@ -328,8 +331,10 @@ func (r *resumeRecorder) thin() {
 
 // finish gives the entry the walk's output, out, and reports whether it has points.
 // out is kept as it is when owned (the caller never modifies it, nor the body it
-// may have been spliced over) and the entry uses most of it; otherwise the part the
-// points cover is copied. Points past maxResumeEntryBytes of output are dropped.
+// may have been spliced over, where the splice left nothing of the original body
+// outside out) and the entry uses most of it and of the buffer behind it;
+// otherwise the part the points cover is copied. Points past maxResumeEntryBytes of
+// output are dropped.
 func (r *resumeRecorder) finish(out []byte, owned bool) bool {
 	pts := r.e.points
 	n := len(pts)
@@ -343,12 +348,13 @@ func (r *resumeRecorder) finish(out []byte, owned bool) bool {
 	r.e.points = pts[:n]
 	r.e.reps, r.e.secrets, r.e.dets = r.e.reps[:last.cp.Reps], r.e.secrets[:last.cp.Reps], r.e.dets[:last.dets]
 	end := outAt(last.cp.Offset, last.growth)
-	if !owned || 2*end < len(out) {
+	// The output was spliced over the body's buffer, or is a new one of its length.
+	held := max(cap(r.body), cap(out))
+	if !owned || 2*end < len(out) || held > 2*len(out) {
 		r.e.out, r.e.bytes = bytes.Clone(out[:end]), end
 		return true
 	}
-	// The output was spliced over the body's buffer, or is a new one of its length.
-	r.e.out, r.e.bytes = out, max(cap(r.body), cap(out))
+	r.e.out, r.e.bytes = out, held
 	return true
 }
 

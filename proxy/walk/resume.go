@@ -81,7 +81,8 @@ type ResumeOptions struct {
 	// capacity holds it (the tokens take no more room than what they replace, say),
 	// instead of allocating a new one: a megabyte of fresh memory costs more than the
 	// rest of a resumed walk. The caller must not use body's bytes after a call that
-	// returns no error.
+	// returns no error. The bytes of body that the output does not cover are zeroed:
+	// the array keeps nothing of the original body but what the output holds.
 	InPlace bool
 }
 
@@ -124,7 +125,8 @@ func RedactResume(body []byte, fn RedactRawFunc, opt ResumeOptions) ([]byte, err
 
 // spliceInPlace is splice writing over body's backing array, if its capacity holds
 // the output. The output may start past body's start: where the longest piece of
-// body between replacements stays put, so that it is not moved. The other pieces
+// body between replacements stays put, so that it is not moved. The bytes of body
+// outside the output are zeroed. The other pieces
 // are moved in an order that never overwrites one not yet moved: those going right
 // from the last to the first, then those going left from the first to the last;
 // then the tokens are written.
@@ -189,6 +191,13 @@ func spliceInPlace(body []byte, reps []Replacement) ([]byte, bool) {
 	for k, r := range reps {
 		copy(buf[o+r.Start+shift:], r.With)
 		shift += growth(k)
+	}
+	// What the output does not cover of the body's bytes still holds some of them,
+	// secrets maybe (the output is shorter, or starts further on): clear it, so that
+	// whoever keeps the buffer for the output keeps no byte of the original body.
+	clear(buf[:o])
+	if o+n < len(body) {
+		clear(buf[o+n : len(body)])
 	}
 	return buf[o : o+n : o+n], true
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // callLog is a RedactRawFunc that replaces every "SECRET1" (names included) and logs
@@ -340,7 +341,8 @@ func FuzzResume(f *testing.F) {
 }
 
 // spliceInPlace gives what splice gives, whatever the replacements' sizes, or
-// reports that the capacity is too small.
+// reports that the capacity is too small, and leaves nothing of the body outside
+// its output.
 func TestSpliceInPlace(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	inPlace := 0
@@ -370,6 +372,17 @@ func TestSpliceInPlace(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("%d: got %q, want %q", it, got, want)
+		}
+		// Nothing of the body is left outside the output (its bytes are letters).
+		buf := body[:cap(body)]
+		o := 0
+		if len(got) > 0 {
+			o = int(uintptr(unsafe.Pointer(unsafe.SliceData(got))) - uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
+		}
+		for i, c := range buf[:len(body)] {
+			if (i < o || i >= o+len(got)) && c != 0 {
+				t.Fatalf("%d: byte %d of the body (output at [%d,%d)) left as %q", it, i, o, o+len(got), c)
+			}
 		}
 		inPlace++
 	}
