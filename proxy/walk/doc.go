@@ -36,7 +36,9 @@
 // JSON text nested in a string: that is the user's data, whatever its member names
 // say. The body's own member names that are fixed words of the provider APIs or of
 // JSON Schema ("messages", "type", "properties", ...) are not passed either: they
-// hold no secret, and most names of a request body are such words. The rules are
+// hold no secret, and most names of a request body are such words. Nor are the
+// values of its "type" and "role" members that are such words ("user", "text",
+// "tool_use", "string", ...), about a third of a request's strings. The rules are
 // the tables in skip.go.
 //
 // # Resuming

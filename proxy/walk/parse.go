@@ -133,7 +133,7 @@ func (w *walker) value(i int, m memberInfo) (int, error) {
 		if err != nil {
 			return end, err
 		}
-		if w.mute == 0 {
+		if w.mute == 0 && (m.kind&kindEnum == 0 || esc || !apiWord(b[i+1:end])) {
 			w.record(i+1, end, esc, m)
 		}
 		return end + 1, nil

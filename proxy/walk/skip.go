@@ -9,7 +9,8 @@ import (
 // neither are the member names inside it. Each table protects either signed provider
 // content (changing one byte makes the provider reject the request) or binary payloads
 // (base64 media, where detectors only find false positives); apiNames spares the fixed
-// member names of the APIs. Redact and Restore apply the same rules, but for
+// member names of the APIs, and apiWords the fixed words of their "type" and "role"
+// values. Redact and Restore apply the same rules, but for
 // restoreSkipObjectTypes, which only Restore applies. Add a name to a table to grow a
 // rule; add a kind to add one.
 //
@@ -80,6 +81,11 @@ var (
 
 	// textSuffixes lists structured-syntax suffixes that make any media type text.
 	textSuffixes = []string{"+json", "+xml", "+yaml"}
+
+	// enumMembers lists the members whose values are mostly one of apiWords: such a
+	// value, at level 0, is passed to no callback (a fixed word holds no secret, and
+	// about a third of a request's strings are one). Any other value is scanned.
+	enumMembers = []string{"type", "role"}
 
 	// apiNames lists member names of the provider APIs and of JSON Schema that, as
 	// member names at level 0, are passed to no callback: a fixed word holds no
@@ -194,6 +200,7 @@ const (
 	kindDataURL               // string opaque when it is a binary data URL
 	kindB64Holder             // its object value has an opaque "data"
 	kindAPIName               // the name itself is passed to no callback
+	kindEnum                  // its value is passed to no callback when an apiWord
 )
 
 // memberInfo is what the skip rules say about a member name.
@@ -225,6 +232,9 @@ func buildMembers() (m map[string]memberInfo, minLen, maxLen int) {
 	}
 	for _, n := range dataURLMembers {
 		add(n, kindDataURL)
+	}
+	for _, n := range enumMembers {
+		add(n, kindEnum)
 	}
 	for _, n := range apiNames {
 		add(n, kindAPIName)
@@ -305,6 +315,23 @@ func skipType(t []byte, restore bool) bool {
 				return true
 			}
 		}
+	}
+	return false
+}
+
+// apiWord reports whether the raw literal of a "type" or "role" value (enumMembers) is
+// a fixed word of the APIs (roles, content block and item types, JSON Schema types):
+// Anthropic Messages, OpenAI Chat Completions and Responses, Gemini. The literal is
+// compared as it stands: one with an escape in it is no API word.
+func apiWord(lit []byte) bool {
+	switch string(lit) {
+	case "user", "assistant", "system", "developer", "tool", "function", "model",
+		"text", "tool_use", "tool_result", "image", "document", "base64", "url",
+		"ephemeral", "server_tool_use", "web_search_tool_result",
+		"message", "input_text", "output_text", "input_image", "input_file",
+		"function_call", "function_call_output", "image_url", "json_schema",
+		"object", "string", "number", "integer", "boolean", "array", "null":
+		return true
 	}
 	return false
 }

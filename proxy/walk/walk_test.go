@@ -436,7 +436,16 @@ func TestFields(t *testing.T) {
 		{"escaped name", `{"a\n":1}`, []seenField{n("", "a\n")}},
 		{"nested names", `{"a":"{\"b\":1}"}`, []seenField{n("", "a"), n("a#", "b")}},
 		{"no names in thinking", `[{"thinking":"t","type":"thinking"},{"type":"thinking","x":1}]`, nil},
-		{"API names are not passed", `{"model":"m","messages":[{"role":"user","x":1}]}`, []seenField{v("model", "model", "m"), v("messages[0].role", "role", "user"), n("messages[0]", "x")}},
+		{"API names are not passed", `{"model":"m","messages":[{"role":"usr","x":1}]}`, []seenField{v("model", "model", "m"), v("messages[0].role", "role", "usr"), n("messages[0]", "x")}},
+		{
+			"API words of type and role are not passed",
+			`{"messages":[{"role":"user","content":[{"type":"text","text":"t"}]},{"role":"User","type":"tool_use\u0020"}],"name":"user","tools":[{"type":"sk-live-x"}]}`,
+			[]seenField{
+				v("messages[0].content[0].text", "text", "t"), v("messages[1].role", "role", "User"),
+				v("messages[1].type", "type", "tool_use "), v("name", "name", "user"), v("tools[0].type", "type", "sk-live-x"),
+			},
+		},
+		{"API words in nested JSON are passed", `{"arguments":"{\"type\":\"text\"}"}`, []seenField{n("arguments#", "type"), v("arguments#.type", "type", "text")}},
 		{"API names in nested JSON are passed", `{"arguments":"{\"type\":\"t\"}"}`, []seenField{n("arguments#", "type"), v("arguments#.type", "type", "t")}},
 		{"escaped API name is not passed", `{"typ\u0065":1}`, nil},
 		{
@@ -467,7 +476,7 @@ func TestFields(t *testing.T) {
 			"text media",
 			`{"source":{"type":"base64","media_type":"Text/Plain; charset=utf-8","data":"QUJD"}}`,
 			[]seenField{
-				v("source.type", "type", "base64"), v("source.media_type", "media_type", "Text/Plain; charset=utf-8"),
+				v("source.media_type", "media_type", "Text/Plain; charset=utf-8"),
 				m("source.data", "data", "text/plain", "QUJD"),
 			},
 		},
@@ -484,7 +493,7 @@ func TestFields(t *testing.T) {
 		{
 			"Anthropic text document has no media type",
 			`{"type":"text","media_type":"text/plain","data":"abc"}`,
-			[]seenField{v("type", "type", "text"), v("media_type", "media_type", "text/plain"), v("data", "data", "abc")},
+			[]seenField{v("media_type", "media_type", "text/plain"), v("data", "data", "abc")},
 		},
 		{"unknown media type", `{"media_type":null,"data":"abc"}`, []seenField{v("data", "data", "abc")}},
 		{"text data URL", `{"url":"data:TEXT/markdown;charset=utf-8;base64,IyBh"}`, []seenField{m("url", "url", "text/markdown", "data:TEXT/markdown;charset=utf-8;base64,IyBh")}},
@@ -512,7 +521,7 @@ func TestFields(t *testing.T) {
 }
 
 func TestPaths(t *testing.T) {
-	in := `{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]},` +
+	in := `{"model":"m","messages":[{"role":"usr","content":[{"type":"txt","text":"hi"}]},` + // not API words: passed
 		`{"tool_calls":[{"function":{"arguments":"{\"command\":\"ls\",\"argv\":[\"-l\",{\"k\":\"v\"}]}"}}]},` +
 		`"{\"a\":\"[\\\"deep\\\"]\"}"],"we\"ird.key":"x"}`
 	r := newSecretsRedactor()
