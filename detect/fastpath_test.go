@@ -79,26 +79,7 @@ func slowKeyKind(key []byte) int {
 		return kindNone
 	}
 	var buf [64]byte
-	norm := normKey(&buf, key)
-	for _, s := range passwordStems {
-		if bytes.HasSuffix(norm, []byte(s)) {
-			return kindPassword
-		}
-	}
-	if bytes.HasSuffix(norm, []byte("pass")) && passBoundary(key) {
-		return kindPassword
-	}
-	for _, s := range secretStems {
-		if bytes.HasSuffix(norm, []byte(s)) {
-			for _, x := range notSecretKeys {
-				if bytes.Equal(norm, []byte(x)) || len(x) > 6 && bytes.HasSuffix(norm, []byte(x)) {
-					return kindNone
-				}
-			}
-			return kindSecret
-		}
-	}
-	return kindNone
+	return stemKind(normKey(&buf, key), key)
 }
 
 // randomKey builds key names from stems, common words, separators and digits.

@@ -108,6 +108,11 @@ func keyKind(key []byte) int {
 	if n < 3 || !isStemTail(packTail(norm[n-3], norm[n-2], norm[n-1])) {
 		return kindNone
 	}
+	return stemKind(norm, key)
+}
+
+// stemKind classifies the normalized key name norm of key against every stem.
+func stemKind(norm, key []byte) int {
 	for _, s := range passwordStems {
 		if bytes.HasSuffix(norm, []byte(s)) {
 			return kindPassword
