@@ -83,7 +83,7 @@ func (f *feed) add(rec audit.Record) {
 	defer f.mu.Unlock()
 	f.reqs.add(rec, feedRecords)
 	b := f.bucket(now)
-	count(&b.outcomes, requestOutcome(rec), 1)
+	count(&b.outcomes, rec.Outcome(), 1)
 	for _, d := range rec.Detections {
 		count(&b.rules, d.Rule, 1)
 	}
@@ -104,17 +104,6 @@ func (f *feed) addDecision(d audit.Decision) {
 	f.decs.add(d, feedDecisions)
 	count(&f.bucket(now).events, d.Event, 1)
 	f.publish(console.Event{Kind: console.EventDecision, ID: d.Approval})
-}
-
-// requestOutcome is the outcome label of cloakroom_requests_total for rec.
-func requestOutcome(rec audit.Record) string {
-	if rec.Error == errClassUpstream {
-		return outcomeError
-	}
-	if rec.Decision == "" {
-		return outcomeForwarded
-	}
-	return rec.Decision
 }
 
 // count adds n to m[key], folding keys past feedKeys into "other".

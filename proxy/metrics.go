@@ -17,7 +17,7 @@ const (
 	outcomeRefused   = "refused"
 	outcomeTunnelled = "tunnelled"
 	outcomeBlocked   = "blocked"
-	outcomeError     = "upstream_error"
+	// and "upstream_error", from audit.Record.Outcome
 
 	restoreRestored = "restored"
 	restoreWithheld = "withheld"

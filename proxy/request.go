@@ -484,11 +484,7 @@ func (p *Proxy) record(st *reqState) {
 	if st.rec.Decision == "" {
 		st.rec.Decision = outcomeForwarded
 	}
-	outcome := st.rec.Decision
-	if st.rec.Error == errClassUpstream {
-		outcome = outcomeError
-	}
-	p.metrics.requests.WithLabelValues(st.pattern, st.label, outcome).Inc()
+	p.metrics.requests.WithLabelValues(st.pattern, st.label, st.rec.Outcome()).Inc()
 	p.metrics.failed(st)
 	if err := p.audit.Write(st.rec); err != nil {
 		p.log.Error("audit record lost", "id", st.rec.ID, "err", err)

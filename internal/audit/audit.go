@@ -49,6 +49,19 @@ type Record struct {
 	TotalMS    float64 `json:"total_ms"`
 }
 
+// Outcome is what the request came to, as the proxy's request metrics and the console
+// count it: "upstream_error" when the upstream failed (Error "upstream"), else the
+// Decision, "forwarded" when none is recorded.
+func (r Record) Outcome() string {
+	switch {
+	case r.Error == "upstream":
+		return "upstream_error"
+	case r.Decision == "":
+		return "forwarded"
+	}
+	return r.Decision
+}
+
 // Decision is one policy decision about a token, or one event in an approval's life.
 type Decision struct {
 	Type string    `json:"type"` // TypeDecision, set by WriteDecision

@@ -301,9 +301,9 @@ func (h *Handler) feedData(r *http.Request) feedView {
 	v := feedView{Filter: f, Total: len(recs), Capture: h.cfg.Captures != nil}
 	principals, hosts, decisions := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, rec := range recs {
-		principals[rec.Principal], hosts[rec.Host], decisions[outcome(rec)] = true, true, true
+		principals[rec.Principal], hosts[rec.Host], decisions[rec.Outcome()] = true, true, true
 		if (f.Principal != "" && rec.Principal != f.Principal) || (f.Host != "" && rec.Host != f.Host) ||
-			(f.Decision != "" && outcome(rec) != f.Decision) {
+			(f.Decision != "" && rec.Outcome() != f.Decision) {
 			continue
 		}
 		v.Matched++
@@ -326,23 +326,11 @@ func (h *Handler) feedData(r *http.Request) feedView {
 	return v
 }
 
-// outcome is forwarded, refused or upstream_error, as the outcome label of
-// cloakroom_requests_total counts them.
-func outcome(rec audit.Record) string {
-	if rec.Error == "upstream" {
-		return "upstream_error"
-	}
-	if rec.Decision == "" {
-		return "forwarded"
-	}
-	return rec.Decision
-}
-
 func rowOf(rec audit.Record) feedRow {
 	row := feedRow{
 		ID: rec.ID, Time: rec.Time.UTC().Format("15:04:05"), Principal: rec.Principal, Client: rec.Client,
 		Host: rec.Host, Method: rec.Method, Path: rec.Path, API: rec.API, Model: rec.Model,
-		Decision: outcome(rec), Error: rec.Error, Approval: rec.Approval, Status: rec.Status, Injected: rec.Injected,
+		Decision: rec.Outcome(), Error: rec.Error, Approval: rec.Approval, Status: rec.Status, Injected: rec.Injected,
 		Detections: detectionSummary(rec.Detections), Latency: fmt.Sprintf("%.0f ms", rec.TotalMS),
 	}
 	switch row.Decision {
