@@ -86,7 +86,8 @@ type Rule struct {
 	// accepts the key, so ScanField can skip it after one test for all such rules.
 	onlyStemKeys bool
 	// keyHits marks a built-in Match body that parses the key name around the hit
-	// (assignAt): every hit inside one key name (AWS_SECRET_ACCESS_KEY holds "secret"
+	// (assignAt, or a pattern anchored at the keyword whose key name goes on only in
+	// [\w.-]): every hit inside one key name (AWS_SECRET_ACCESS_KEY holds "secret"
 	// and "access_key") gives the same secret or none, so after a finding, hits
 	// between its keyword and its secret are skipped.
 	keyHits bool

@@ -409,8 +409,8 @@ func (x *markerIndex) in(text []byte) bool {
 
 // placeholderPunctLead marks the bytes placeholderPunct's markers are made of.
 var placeholderPunctLead = func() (t [256]bool) {
-	for _, c := range []byte("<>${}%#*.") {
-		t[c] = true
+	for _, m := range placeholderPunct {
+		t[m[0]] = true
 	}
 	return t
 }()
@@ -542,7 +542,7 @@ func identifierLike(v []byte) bool {
 // its key is of the given kind and the value looks like a real secret.
 func field(want int) FieldMatcher {
 	return func(key string, value []byte) (int, int, bool) {
-		if !stemKey(key) || keyKind([]byte(key)) != want {
+		if keyKind([]byte(key)) != want {
 			return 0, 0, false
 		}
 		s, e := 0, len(value)

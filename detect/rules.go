@@ -64,7 +64,7 @@ func cloudRules() []Rule {
 			"Offices in ASIA and Europe; ASIAN markets.",
 			"AKIAAAAAAAAAAAAAAAAA",
 		),
-	}, skipHits(atKeyword(Rule{ // anchored at the key name: one attempt per hit, no window search
+	}, atKeyword(Rule{ // anchored at the key name: one attempt per hit, no window search
 		ID:          "aws-secret-access-key",
 		Class:       ClassAWS,
 		Description: "AWS secret access key next to its key name",
@@ -72,6 +72,7 @@ func cloudRules() []Rule {
 		Pattern:     `(?i)(?:secret[_.-]?access[_.-]?key|aws[_.-]?secret(?:[_.-]?key)?)` + assign + `(?P<secret>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`,
 		Before:      8, After: 128,
 		MinEntropy: 4.0,
+		keyHits:    true, // one key name, one secret, whichever keyword of it is hit
 		TruePositives: []Sample{
 			tp("aws_secret_access_key = @@", awsSecret),
 			tp("AWS_SECRET_ACCESS_KEY=@@\n", awsSecret),
@@ -85,7 +86,7 @@ func cloudRules() []Rule {
 			"secret_access_key: 3f786850e387550fdab836ed7e6dc881de23001b",
 			"the docs mention aws_secret_access_key and nothing else",
 		),
-	}), awsSecretShadowed), {
+	}), {
 		ID:            "google-api-key",
 		Class:         ClassGoogle,
 		Description:   "Google API key",

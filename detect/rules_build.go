@@ -177,41 +177,6 @@ func atKeyword(r Rule) Rule {
 	return r
 }
 
-// skipHits makes a Match rule find nothing at the keyword hits for which skip reports
-// true: hits that a later hit of the same rule covers with the same or a wider match.
-func skipHits(r Rule, skip func(in []byte, ks, ke int) bool) Rule {
-	m := r.Match
-	r.Match = func(in []byte, ks, ke int) (int, int, bool) {
-		if skip(in, ks, ke) {
-			return 0, 0, false
-		}
-		return m(in, ks, ke)
-	}
-	return r
-}
-
-// awsSecretShadowed reports whether the hit in[ks:ke] of an aws-secret keyword
-// (aws_secret, aws-secret, awssecret) goes on as a secret_access_key keyword
-// (AWS_SECRET_ACCESS_KEY). That keyword is hit too, at the "secret" ke-6, and the
-// rule's pattern anchored there matches wherever it does at ks (its alternative
-// secret[_.-]?access[_.-]?key leaves a shorter key tail and a window reaching
-// further), so the pattern runs once per key name, not twice. (No finding of the rule
-// can cover the later hit without covering this one too: its secret would have to
-// start inside "aws_", after a letter or separator, where the pattern has an
-// operator, quote or blank.)
-func awsSecretShadowed(in []byte, ks, ke int) bool {
-	j := ke - len("secret")
-	if j < ks || !hasPrefixFold(in[ks:], "aws") {
-		return false
-	}
-	for _, kw := range []string{"secret_access_key", "secretaccesskey", "secret-access-key"} {
-		if hasPrefixFold(in[j:], kw) {
-			return true
-		}
-	}
-	return false
-}
-
 // sampled sets a rule's samples: tps and, as false positives, fps.
 func sampled(r Rule, tps []Sample, fps ...string) Rule {
 	r.TruePositives = tps
