@@ -48,6 +48,6 @@ func (p *Proxy) redactEncoded(ctx context.Context, st *reqState, f walk.Field, s
 	if len(inner) == 0 {
 		return nil, false, nil // nothing inside; the caller still scans s itself
 	}
-	redacted := enc.EncodeToString(splice(text, inner))
+	redacted := enc.EncodeToString(walk.Splice(text, inner))
 	return []walk.Replacement{{Start: start, End: len(s), With: redacted}}, true, nil
 }

@@ -334,7 +334,7 @@ func (p *Proxy) redactBody(ctx context.Context, body []byte, owned bool, content
 	if err != nil {
 		return nil, err
 	}
-	return splice(body, reps), nil
+	return walk.Splice(body, reps), nil
 }
 
 // redactString returns the replacements for one decoded JSON string. memo may hold
@@ -431,21 +431,6 @@ func auditModel(st *reqState, redacted []byte) string {
 		return ""
 	}
 	return m
-}
-
-// splice applies sorted, non-overlapping replacements to b.
-func splice(b []byte, reps []walk.Replacement) []byte {
-	if len(reps) == 0 {
-		return b
-	}
-	out := make([]byte, 0, len(b)+len(reps)*tokenize.MaxLen)
-	last := 0
-	for _, r := range reps {
-		out = append(out, b[last:r.Start]...)
-		out = append(out, r.With...)
-		last = r.End
-	}
-	return append(out, b[last:]...)
 }
 
 // refuse answers the agent with an error in its provider's format, finishes the

@@ -133,25 +133,17 @@ func (m *hashMemo) of(c *scanCache, b []byte) *strHash {
 // skipString tells the JSON walk which strings to leave alone: those under a JSON
 // path the detector's allowlist names, and long literals scanned before that held
 // nothing to replace (unless values have been learned since: a resent conversation
-// is then neither decoded nor scanned again). It leaves raw's hash in memo, if not
-// nil, for the callback that follows.
+// is then neither decoded nor scanned again). It leaves raw's hash in memo for the
+// callback that follows.
 func (p *Proxy) skipString(f walk.Field, raw []byte, memo *hashMemo) bool {
-	if memo != nil {
-		memo.ptr = nil // whatever happens, the memo is not the previous string's
-	}
+	memo.ptr = nil // whatever happens, the memo is not the previous string's
 	if p.detector.SkipPath(f.Path) {
 		return true
 	}
 	if p.scans == nil || len(raw) < minCachedLen {
 		return false
 	}
-	var h *strHash
-	if memo != nil {
-		h = memo.set(p.scans, raw)
-	} else {
-		h = memo.of(p.scans, raw)
-	}
-	e, ok := p.scans.lru.Get(h.key(domainClean, f.Key, f.MediaType, f.Name))
+	e, ok := p.scans.lru.Get(memo.set(p.scans, raw).key(domainClean, f.Key, f.MediaType, f.Name))
 	if ok && e.clean && e.known == p.known.Len() {
 		p.metrics.cached(cacheClean)
 		return true

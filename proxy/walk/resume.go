@@ -120,10 +120,10 @@ func RedactResume(body []byte, fn RedactRawFunc, opt ResumeOptions) ([]byte, err
 			return out, nil
 		}
 	}
-	return splice(body, reps), nil
+	return Splice(body, reps), nil
 }
 
-// spliceInPlace is splice writing over body's backing array, if its capacity holds
+// spliceInPlace is Splice writing over body's backing array, if its capacity holds
 // the output. The output may start past body's start: where the longest piece of
 // body between replacements stays put, so that it is not moved. The bytes of body
 // outside the output are zeroed. The other pieces
@@ -222,10 +222,10 @@ func checkPrefix(cp *Checkpoint, before []Replacement, n int) error {
 	return nil
 }
 
-// splice returns body with the sorted replacements applied, or body itself if there
+// Splice returns body with the sorted replacements applied, or body itself if there
 // are none. It joins the pieces with bytes.Join, which does not zero the memory it
 // then fills.
-func splice(body []byte, reps []Replacement) []byte {
+func Splice(body []byte, reps []Replacement) []byte {
 	if len(reps) == 0 {
 		return body
 	}

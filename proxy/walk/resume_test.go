@@ -362,7 +362,7 @@ func TestSpliceInPlace(t *testing.T) {
 				break
 			}
 		}
-		want := splice(slices.Clone(body), reps)
+		want := Splice(slices.Clone(body), reps)
 		got, ok := spliceInPlace(body, reps)
 		if !ok {
 			if len(want) <= cap(body) {
