@@ -514,6 +514,13 @@ func TestResolveAPI(t *testing.T) {
 	if code, _ := resolve("alice", `{"token":"cloak_github_aaaaaaaaaaaaaaaaaaaa","host":"api.github.com"}`); code != 404 {
 		t.Fatalf("unknown token: got %d, want 404", code)
 	}
+	// A secret given as the host is refused before it can reach the audit record or
+	// the policy (the harness greps logs, audit and metrics for planted values).
+	other := githubToken(t)
+	r.plant(other)
+	if code, out := resolve("alice", `{"token":"`+tok+`","host":"`+other+`.example.com"}`); code != 400 || strings.Contains(out["error"], other) {
+		t.Fatalf("a secret as the host: got %d %v, want 400 without it", code, out)
+	}
 }
 
 func TestApprovalWebhook(t *testing.T) {

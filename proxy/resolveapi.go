@@ -52,6 +52,11 @@ func (p *Proxy) serveResolve(w http.ResponseWriter, r *http.Request) {
 	}
 	tok, ok := tokenize.Parse(in.Token)
 	host := normalizeHost(in.Host)
+	if p.safePath(in.Host) != in.Host {
+		// The host goes into the audit record, the policy's input and its reasons.
+		writeJSON(w, http.StatusBadRequest, resolveAnswer{Error: "the host holds what looks like a secret: give the host name only"})
+		return
+	}
 	if !ok || host == "" {
 		writeJSON(w, http.StatusBadRequest, resolveAnswer{Error: "give a token (cloak_<class>_<id>) and the host where its value will be used"})
 		return
