@@ -556,11 +556,11 @@ func TestApprovalWebhook(t *testing.T) {
 	if msg.Approval.ID != id || !strings.Contains(msg.Text, id) || !strings.Contains(msg.Text, "cloakroom approvals approve "+id) || !strings.Contains(msg.Text, tok) {
 		t.Fatalf("webhook text %q does not describe approval %s", msg.Text, id)
 	}
-	r.drain()
+	r.drain() // waits for the requests, not for a webhook goroutine they started
 	select {
 	case <-got:
 		t.Fatal("the same pending approval was announced twice")
-	default:
+	case <-time.After(300 * time.Millisecond):
 	}
 	if _, err := proxy.New(proxy.Config{ApprovalWebhook: "ftp://hooks.example/s3cr3t-path"}, proxy.Deps{}); err == nil || strings.Contains(err.Error(), "s3cr3t") {
 		t.Fatalf("a bad webhook URL: got %v, want an error that does not echo it", err)

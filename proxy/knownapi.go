@@ -102,16 +102,16 @@ func (p *Proxy) serveKnown(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusRequestEntityTooLarge, KnownAnswer{Error: "at most 1000 values per call"})
 		return
 	}
-	if !p.knownQuota.take(id.principal, len(in.Values), time.Now()) {
-		p.metrics.knownAdded.WithLabelValues("refused").Add(float64(len(in.Values)))
-		writeJSON(w, http.StatusTooManyRequests, KnownAnswer{Error: fmt.Sprintf("at most %d values per principal per hour", KnownPerHour)})
-		return
-	}
-	for _, v := range in.Values {
+	for _, v := range in.Values { // before the quota: a refused call costs none of it
 		if v.Name != "" && !knownName.MatchString(v.Name) {
 			writeJSON(w, http.StatusBadRequest, KnownAnswer{Error: "a name is an environment variable's: letters, digits and '_', not starting with a digit, at most 128"})
 			return
 		}
+	}
+	if !p.knownQuota.take(id.principal, len(in.Values), time.Now()) {
+		p.metrics.knownAdded.WithLabelValues("refused").Add(float64(len(in.Values)))
+		writeJSON(w, http.StatusTooManyRequests, KnownAnswer{Error: fmt.Sprintf("at most %d values per principal per hour", KnownPerHour)})
+		return
 	}
 	var out KnownAnswer
 	for _, v := range in.Values {
