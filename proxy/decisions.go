@@ -11,6 +11,7 @@ import (
 
 	"github.com/cloakroom/cloakroom/internal/audit"
 	"github.com/cloakroom/cloakroom/resolver"
+	"github.com/cloakroom/cloakroom/tokenize"
 )
 
 // onDecision turns a resolver event into an audit record and a metric.
@@ -34,14 +35,6 @@ func (p *Proxy) onDecision(ev resolver.Event) {
 	}
 	if a := ev.Approval; a != nil {
 		rec.Approval = a.ID
-		// Approval events (granted, denied, expired) come without a request: the
-		// approval describes it.
-		if rec.Token == "" {
-			rec.Principal, rec.Client, rec.Direction = a.Principal, a.Client, string(a.Direction)
-			rec.Host, rec.Method, rec.Path = a.Host, a.Method, a.Path
-			rec.Token, rec.Class, rec.Rule = a.Token, a.Class, a.Rule
-			rec.Effect, rec.Policy = "", a.Policy
-		}
 		if ev.Kind == resolver.EventGranted || ev.Kind == resolver.EventDenied {
 			rec.By, rec.Reason = a.DecidedBy, a.Note
 		}
@@ -92,7 +85,7 @@ func (p *Proxy) newAnnouncer(rawURL string) func(resolver.Approval) {
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := client.Do(req)
 			if err != nil {
-				p.log.Warn("approval webhook failed", "approval", a.ID, "err", webhookErrorText(err))
+				p.log.Warn("approval webhook failed", "approval", a.ID, "err", upstreamErrorText(err))
 				return
 			}
 			_ = resp.Body.Close()
@@ -103,15 +96,6 @@ func (p *Proxy) newAnnouncer(rawURL string) func(resolver.Approval) {
 	}
 }
 
-// webhookErrorText describes a webhook failure without its URL, which may hold a
-// secret.
-func webhookErrorText(err error) string {
-	if ue, ok := err.(*url.Error); ok {
-		return ue.Op + ": " + ue.Err.Error()
-	}
-	return err.Error()
-}
-
 // validWebhook checks a webhook URL without ever echoing it.
 func validWebhook(raw string) error {
 	u, err := url.Parse(raw)
@@ -119,4 +103,12 @@ func validWebhook(raw string) error {
 		return fmt.Errorf("proxy: the approval webhook must be an http(s) URL (not shown: it may hold a secret)")
 	}
 	return nil
+}
+
+// tokenInfo is what the resolver is told about the token of a vault entry.
+func tokenInfo(e tokenize.Entry) resolver.TokenInfo {
+	return resolver.TokenInfo{
+		ID: e.Token.ID, Token: e.Token.String(), Class: e.Class, Rule: e.Rule,
+		Submitters: e.Submitters, FirstSeen: e.FirstSeen,
+	}
 }

@@ -427,10 +427,7 @@ func (p *Proxy) egressDecision(req *http.Request, st *reqState, e tokenize.Entry
 		Principal: st.rec.Principal, Client: st.rec.Client, Direction: resolver.Egress,
 		Host: st.rec.Host, Method: req.Method, Path: st.rec.Path,
 		Description: fmt.Sprintf("%s https://%s%s with %s in the %s", req.Method, st.rec.Host, st.rec.Path, e.Token, where),
-		Token: resolver.TokenInfo{
-			ID: e.Token.ID, Token: e.Token.String(), Class: e.Class, Rule: e.Rule,
-			Submitters: e.Submitters, FirstSeen: e.FirstSeen,
-		},
+		Token:       tokenInfo(e),
 	})
 	if err != nil { // the approval store failed (a policy error is a plain deny)
 		p.log.Error("resolver failed", "id", st.rec.ID, "err", err)

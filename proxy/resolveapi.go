@@ -79,10 +79,7 @@ func (p *Proxy) serveResolve(w http.ResponseWriter, r *http.Request) {
 		Principal: id.principal, Client: r.RemoteAddr, Direction: resolver.API,
 		Host: host, Method: r.Method, Path: ResolvePath,
 		Description: fmt.Sprintf("resolve %s through the API, for use at %s", tok, host),
-		Token: resolver.TokenInfo{
-			ID: tok.ID, Token: tok.String(), Class: e.Class, Rule: e.Rule,
-			Submitters: e.Submitters, FirstSeen: e.FirstSeen,
-		},
+		Token:       tokenInfo(e),
 	})
 	if err != nil {
 		p.log.Error("resolve API: the approval store failed", "err", err)

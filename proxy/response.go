@@ -176,7 +176,7 @@ func (r *restorer) decide(tok tokenize.Token) *secret.Value {
 		RequestID: r.requestID, Principal: r.principal, Client: r.client, Direction: resolver.Restore,
 		Host: r.host, Method: r.method, Path: r.path,
 		Description: fmt.Sprintf("restore %s into the response to %s https://%s%s", tok, r.method, r.host, r.path),
-		Token:       resolver.TokenInfo{ID: tok.ID, Token: tok.String(), Class: e.Class, Rule: e.Rule, Submitters: e.Submitters, FirstSeen: e.FirstSeen},
+		Token:       tokenInfo(e),
 	})
 	if err != nil || out.Decision.Effect != resolver.Allow {
 		e.Value.Zero()
