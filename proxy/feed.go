@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"net/http"
-	"reflect"
 	"slices"
 	"sort"
 	"sync"
@@ -241,15 +240,6 @@ func (f *feed) Subscribe() (<-chan console.Event, func()) {
 type Captures interface {
 	console.Captures
 	Put(id string, body []byte) error
-}
-
-// orNil turns a typed nil (a nil *audit.Captures when capture is off) into an
-// untyped one, so a nil check says "off".
-func orNil(c Captures) Captures {
-	if v := reflect.ValueOf(c); c == nil || (v.Kind() == reflect.Pointer && v.IsNil()) {
-		return nil
-	}
-	return c
 }
 
 // consoleApprovals gives the console the approval store's list and the

@@ -210,7 +210,7 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 		log:       deps.Logger,
 		auth:      newAuthenticator(cfg.Agents, cfg.RequireAuth),
 		gw:        gw,
-		captures:  orNil(deps.Captures),
+		captures:  deps.Captures,
 	}
 	if p.maxBody == 0 {
 		p.maxBody = DefaultMaxBodyBytes

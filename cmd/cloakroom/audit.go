@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cloakroom/cloakroom/internal/audit"
+	"github.com/cloakroom/cloakroom/proxy"
 )
 
 // Defaults of the audit trail and of prompt capture.
@@ -128,18 +129,12 @@ func (c serveConfig) validateAudit() []error {
 var tailPoll = 250 * time.Millisecond
 
 // openAudit opens the audit sinks of serve: the file (rotated) or stdout, and the
-// Redis stream when Redis is configured and audit_redis is on. close closes the
-// writer, then the stream's Redis client.
-func openAudit(cfg serveConfig, log *slog.Logger) (w *audit.Writer, closeFn func(), err error) {
+// Redis stream on client (the stores', nil without Redis) when audit_redis is on.
+// close closes the writer and the stream; the client is the stores' to close.
+func openAudit(cfg serveConfig, client redis.UniversalClient, log *slog.Logger) (w *audit.Writer, closeFn func(), err error) {
 	report := func(err error) { log.Error("audit trail", "err", err) }
 	o := audit.Options{MaxBytes: cfg.AuditMaxBytes, Keep: cfg.AuditKeep, OnError: report}
-	closeClient := func() {}
-	if cfg.RedisURL != "" && cfg.AuditRedis {
-		client, _, err := redisClient(cfg.RedisMode, cfg.RedisURL)
-		if err != nil {
-			return nil, nil, err
-		}
-		closeClient = func() { _ = client.Close() }
+	if client != nil && cfg.AuditRedis {
 		o.Stream = audit.NewStream(client, cfg.RedisPrefix+streamSuffix, audit.StreamOptions{MaxLen: cfg.AuditRedisMaxLen, OnError: report})
 	}
 	if cfg.AuditLog == "-" {
@@ -148,24 +143,26 @@ func openAudit(cfg serveConfig, log *slog.Logger) (w *audit.Writer, closeFn func
 		if o.Stream != nil {
 			_ = o.Stream.Close()
 		}
-		closeClient()
 		return nil, nil, err
 	}
 	return w, func() {
 		if err := w.Close(); err != nil {
 			report(err)
 		}
-		closeClient()
 	}, nil
 }
 
 // openCaptures opens the prompt capture store of serve, or returns nil when
 // capture is off.
-func openCaptures(cfg serveConfig) (*audit.Captures, error) {
+func openCaptures(cfg serveConfig) (proxy.Captures, error) {
 	if !cfg.Capture {
 		return nil, nil
 	}
-	return audit.OpenCaptures(filepath.Join(cfg.DataDir, capturesDir), audit.CaptureOptions{MaxAge: cfg.CaptureMaxAge, MaxBytes: cfg.CaptureMaxBytes})
+	c, err := audit.OpenCaptures(filepath.Join(cfg.DataDir, capturesDir), audit.CaptureOptions{MaxAge: cfg.CaptureMaxAge, MaxBytes: cfg.CaptureMaxBytes})
+	if err != nil {
+		return nil, err // not a nil *audit.Captures in the interface
+	}
+	return c, nil
 }
 
 const auditUsage = `usage: cloakroom audit <command> [flags]

@@ -257,7 +257,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	auditW, closeAudit, err := openAudit(cfg, log)
+	auditW, closeAudit, err := openAudit(cfg, st.redis, log)
 	if err != nil {
 		return err
 	}
@@ -402,6 +402,7 @@ func storeName(cfg serveConfig) string {
 type stores struct {
 	vault     tokenize.Store
 	approvals resolver.ApprovalStore
+	redis     redis.UniversalClient // the client both use, nil for the embedded stores
 	close     func()
 }
 
@@ -432,7 +433,7 @@ func openStore(ctx context.Context, cfg serveConfig, dir *dataDir) (stores, erro
 		return stores{}, fmt.Errorf("redis at %s does not answer: %w", addr, err)
 	}
 	a := resolver.NewRedisApprovals(client, cfg.RedisPrefix)
-	return stores{vault: s, approvals: a, close: func() { _ = s.Close() }}, nil
+	return stores{vault: s, approvals: a, redis: client, close: func() { _ = s.Close() }}, nil
 }
 
 // redisClient builds the client of a Redis deployment from its URL. Parse errors
