@@ -59,19 +59,12 @@ func approvalsCmd(args []string, stdout, stderr io.Writer) int {
 	status := fs.String("status", "pending", "list: pending, granted, denied, expired or all")
 	dur := fs.String("for", "", "approve: how long the grant lasts (e.g. 15m); default one use")
 	note := fs.String("note", "", "approve, deny: why")
-	// Flags may come before or after the id.
-	var pos []string
-	for rest := args[1:]; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
+	pos, err := parseInterleaved(fs, args[1:]) // flags may come before or after the id
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
 	}
 	c, err := newAdminClient(*adminURL, *tokenFile, expandHome(*dataDir))
 	if err != nil {

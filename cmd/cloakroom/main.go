@@ -31,7 +31,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/cloakroom/cloakroom/configs"
 	"github.com/cloakroom/cloakroom/detect"
 	"github.com/cloakroom/cloakroom/internal/redactlog"
 	"github.com/cloakroom/cloakroom/proxy"
@@ -268,13 +267,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	policy := resolver.NewEngine(resolver.EngineOptions{})
-	loadPolicy := func() error {
-		if cfg.Policy == "" {
-			return policy.Load(builtinPolicyName, configs.Policy)
-		}
-		return policy.LoadFile(cfg.Policy)
-	}
-	policyErr := loadPolicy()
+	policyErr := loadPolicy(policy, cfg.Policy)
 	if policyErr != nil {
 		log.Error("POLICY NOT LOADED: every restore, egress and resolve is denied until a valid policy is loaded (fix the file; it is reloaded on change and on SIGHUP)", "err", policyErr)
 	}

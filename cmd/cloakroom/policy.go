@@ -113,13 +113,7 @@ func policyEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail("--input FILE|- is required")
 	}
 	e := resolver.NewEngine(resolver.EngineOptions{})
-	var err error
-	if *policyPath == "" {
-		err = e.Load(builtinPolicyName, configs.Policy)
-	} else {
-		err = e.LoadFile(*policyPath)
-	}
-	if err != nil {
+	if err := loadPolicy(e, *policyPath); err != nil {
 		return fail("%v", err)
 	}
 	input, err := readPolicyInput(*inputPath, stdin)
@@ -296,4 +290,13 @@ func onlyRegoFiles(_ string, info fs.FileInfo, depth int) bool {
 		return depth > 0 && strings.HasPrefix(info.Name(), ".")
 	}
 	return !strings.HasSuffix(info.Name(), ".rego")
+}
+
+// loadPolicy loads the policy file at path into e, or the built-in policy when path
+// is empty.
+func loadPolicy(e *resolver.Engine, path string) error {
+	if path == "" {
+		return e.Load(builtinPolicyName, configs.Policy)
+	}
+	return e.LoadFile(path)
 }
