@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -65,9 +64,19 @@ type KnownAnswer struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// knownName is what the name of a registered value may be: an environment
-// variable's name.
-var knownName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+// KnownName reports whether name may name a registered value: an environment
+// variable's name, ^[A-Za-z_][A-Za-z0-9_]{0,127}$.
+func KnownName(name string) bool {
+	if name == "" || len(name) > 128 || name[0] >= '0' && name[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 const knownUsage = `use POST with {"values": [{"name": "GITHUB_TOKEN", "value": "..."}]}`
 
@@ -103,7 +112,7 @@ func (p *Proxy) serveKnown(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, v := range in.Values { // before the quota: a refused call costs none of it
-		if v.Name != "" && !knownName.MatchString(v.Name) {
+		if v.Name != "" && !KnownName(v.Name) {
 			writeJSON(w, http.StatusBadRequest, KnownAnswer{Error: "a name is an environment variable's: letters, digits and '_', not starting with a digit, at most 128"})
 			return
 		}

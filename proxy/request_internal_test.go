@@ -23,3 +23,17 @@ func TestModelName(t *testing.T) {
 		}
 	}
 }
+
+// KnownName accepts exactly what its pattern does.
+func TestKnownName(t *testing.T) {
+	spec := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+	names := []string{"", "A", "_", "9A", "GITHUB_TOKEN", "a-b", "a b", "é", strings.Repeat("a", 128), strings.Repeat("a", 129)}
+	for c := 0; c < 256; c++ {
+		names = append(names, string([]byte{byte(c)}), "A"+string([]byte{byte(c)}))
+	}
+	for _, n := range names {
+		if got, want := KnownName(n), spec.MatchString(n); got != want {
+			t.Errorf("KnownName(%q) = %v, want %v", n, got, want)
+		}
+	}
+}

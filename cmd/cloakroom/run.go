@@ -133,7 +133,7 @@ func secretValues(environ []string, e agentEnv) []proxy.KnownValue {
 	}
 	for _, kv := range environ {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok || skip[name] || !envName(name) {
+		if !ok || skip[name] || !proxy.KnownName(name) {
 			continue
 		}
 		if secretName(name) && secretValue(value) {
@@ -144,17 +144,6 @@ func secretValues(environ []string, e agentEnv) []proxy.KnownValue {
 		}
 	}
 	return out
-}
-
-// envName reports whether name is a valid environment variable name (what the
-// known-values API accepts).
-func envName(name string) bool {
-	if name == "" || len(name) > 128 || name[0] >= '0' && name[0] <= '9' {
-		return false
-	}
-	return strings.IndexFunc(name, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_')
-	}) < 0
 }
 
 // Words of variable names, split at '_', that say what the value is.
