@@ -12,16 +12,17 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/cloakroom/cloakroom/internal/agentenv"
 	"github.com/cloakroom/cloakroom/proxy"
 	"github.com/cloakroom/cloakroom/tokenize"
 )
 
 // Files in the data directory.
 const (
-	caCertFile    = "ca.pem"
+	caCertFile    = agentenv.CAFile
 	caKeyFile     = "ca-key.pem"
 	masterKeyFile = "master.key"
-	bundleFile    = "ca-bundle.pem"
+	bundleFile    = agentenv.BundleFile
 	storeFile     = "vault.db"
 	approvalsFile = "approvals.db"
 )

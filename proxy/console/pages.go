@@ -394,7 +394,7 @@ type requestView struct {
 }
 
 type decisionRow struct {
-	Time, Event, Direction, Host, Token, Class, Rule, Effect, Reason, Approval, By string
+	Time, Event, Direction, Host, Token, Rule, Reason, Approval, By string
 }
 
 func (h *Handler) requestPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -409,7 +409,7 @@ func (h *Handler) requestPage(w http.ResponseWriter, r *http.Request, s *session
 	for _, d := range decs {
 		v.Decisions = append(v.Decisions, decisionRow{
 			Time: d.Time.UTC().Format("15:04:05"), Event: d.Event, Direction: d.Direction, Host: d.Host,
-			Token: d.Token, Class: d.Class, Rule: d.Rule, Effect: d.Effect, Reason: d.Reason,
+			Token: d.Token, Rule: d.Rule, Reason: d.Reason,
 			Approval: d.Approval, By: d.By,
 		})
 	}

@@ -17,15 +17,12 @@ const (
 	defaultDataDir = ".local/share/cloakroom" // under the home directory
 )
 
-type envVar struct{ Name, Value string }
-
 type routeView struct{ Name, Origin, BaseURL string }
 
 type setupView struct {
-	Listen, ProxyURL, CAFile, Bundle string
+	ProxyURL, CAFile, Bundle string
 	// Bash and Fish are the exports of `cloakroom env` for each shell.
 	Bash, Fish                            string
-	Env                                   []envVar
 	Routes                                []routeView
 	AnthropicBase, OpenAIBase, GeminiBase string
 	Agents                                []string
@@ -49,16 +46,18 @@ func setupData(c Setup) setupView {
 		home, _ := os.UserHomeDir()
 		dir = filepath.Join(home, defaultDataDir)
 	}
+	if abs, err := filepath.Abs(dir); err == nil { // as cloakroom env prints it
+		dir = abs
+	}
 	v := setupView{
-		Listen: listen, ProxyURL: "http://" + listen,
-		CAFile: filepath.Join(dir, agentenv.CAFile), Bundle: filepath.Join(dir, agentenv.BundleFile),
+		ProxyURL: "http://" + listen,
+		CAFile:   filepath.Join(dir, agentenv.CAFile), Bundle: filepath.Join(dir, agentenv.BundleFile),
 		Agents: append([]string(nil), c.Agents...), RequireAuth: c.RequireAuth,
 	}
 	sort.Strings(v.Agents)
 	// The variables, their order and quoting are those of `cloakroom env`.
 	var bash, fish strings.Builder
 	for _, e := range agentenv.Vars(v.ProxyURL, dir) {
-		v.Env = append(v.Env, envVar{e.Name, e.Value})
 		bash.WriteString(agentenv.Line("bash", e) + "\n")
 		fish.WriteString(agentenv.Line("fish", e) + "\n")
 	}
