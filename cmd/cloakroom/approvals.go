@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -179,13 +180,12 @@ func newAdminClient(base, tokenFile, dataDir string) (*adminClient, error) {
 	token := os.Getenv(adminTokenEnv)
 	if tokenFile != "" || token == "" {
 		if tokenFile == "" {
-			tokenFile = dataDir + "/" + adminTokenFile
+			tokenFile = filepath.Join(dataDir, adminTokenFile)
 		}
-		b, err := readPrivate(tokenFile)
-		if err != nil {
-			return nil, fmt.Errorf("admin token: %w (give --admin-token-file or set %s)", err, adminTokenEnv)
+		var err error
+		if token, err = loadOrCreateAdminToken(tokenFile, false); err != nil {
+			return nil, fmt.Errorf("%w (give --admin-token-file or set %s)", err, adminTokenEnv)
 		}
-		token = strings.TrimSpace(string(b))
 	}
 	return &adminClient{
 		base:  strings.TrimSuffix(base, "/"),
