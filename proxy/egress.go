@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/cloakroom/cloakroom/internal/secret"
 	"github.com/cloakroom/cloakroom/proxy/walk"
@@ -79,20 +78,12 @@ func (p *Proxy) exchangeEgress(req *http.Request, st *reqState) *http.Response {
 	st.pattern = "egress"
 	var body []byte
 	if req.Body != nil && req.Body != http.NoBody {
-		raw, err := readSized(req.Body, req.ContentLength, p.maxBody)
-		_ = req.Body.Close()
-		switch {
-		case errors.Is(err, ErrBodyTooLarge):
-			return p.refuse(req, st, http.StatusRequestEntityTooLarge, errClassTooLarge, tooLargeMessage(p.maxBody))
-		case err != nil:
-			return p.refuse(req, st, http.StatusBadRequest, errClassEncoding, "cloakroom could not read the request body")
+		raw, refusal := p.readRaw(req, st)
+		if refusal != nil {
+			return refusal
 		}
-		body, err = decodeBody(raw, strings.Join(req.Header.Values("Content-Encoding"), ","), p.maxBody)
-		switch {
-		case errors.Is(err, ErrBodyTooLarge):
-			return p.refuse(req, st, http.StatusRequestEntityTooLarge, errClassTooLarge, tooLargeMessage(p.maxBody))
-		case err != nil:
-			return p.refuse(req, st, http.StatusBadRequest, errClassEncoding, "cloakroom refused the request: "+err.Error())
+		if body, refusal = p.decodeRaw(req, st, raw); refusal != nil {
+			return refusal
 		}
 		req.Header.Del("Content-Encoding")
 		st.rec.BodyBytes = len(body)
@@ -115,16 +106,9 @@ func (p *Proxy) exchangeEgress(req *http.Request, st *reqState) *http.Response {
 		// plain.
 		req.Header.Set("Accept-Encoding", "identity")
 	}
-	st.upstream = time.Now()
-	up, err := p.upstream().RoundTrip(req)
-	p.metrics.upstreamDone(st, err)
-	if err != nil {
-		if req.Context().Err() != nil {
-			err = req.Context().Err()
-		}
-		p.log.Warn("upstream request failed", "id", st.rec.ID, "host", st.rec.Host, "err", upstreamErrorText(err))
-		st.rec.Decision = outcomeForwarded
-		return p.refuse(req, st, http.StatusBadGateway, errClassUpstream, "cloakroom could not reach the upstream")
+	up, refusal := p.roundTrip(req, st, "cloakroom could not reach the upstream")
+	if refusal != nil {
+		return refusal
 	}
 	st.rec.Status = up.StatusCode
 	st.rec.Injected = len(injected)

@@ -178,17 +178,9 @@ func (p *Proxy) exchange(req *http.Request, st *reqState) *http.Response {
 	if resp := p.redact(req, st); resp != nil {
 		return resp
 	}
-	st.upstream = time.Now()
-	resp, err := p.upstream().RoundTrip(req)
-	p.metrics.upstreamDone(st, err)
-	if err != nil {
-		if req.Context().Err() != nil {
-			err = req.Context().Err()
-		}
-		p.log.Warn("upstream request failed", "id", st.rec.ID, "host", st.rec.Host, "err", upstreamErrorText(err))
-		st.rec.Decision = outcomeForwarded // it may have been sent: say so
-		return p.refuse(req, st, http.StatusBadGateway, errClassUpstream,
-			"cloakroom could not reach the upstream API")
+	resp, refusal := p.roundTrip(req, st, "cloakroom could not reach the upstream API")
+	if refusal != nil {
+		return refusal
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		_ = resp.Body.Close()
@@ -217,30 +209,66 @@ func isUpgrade(h http.Header) bool {
 	return false
 }
 
+// roundTrip sends req upstream. When that fails it logs why, records the request as
+// forwarded (it may have been sent) and returns the 502 refusal with msg.
+func (p *Proxy) roundTrip(req *http.Request, st *reqState, msg string) (resp, refusal *http.Response) {
+	st.upstream = time.Now()
+	resp, err := p.upstream().RoundTrip(req)
+	p.metrics.upstreamDone(st, err)
+	if err != nil {
+		if req.Context().Err() != nil {
+			err = req.Context().Err()
+		}
+		p.log.Warn("upstream request failed", "id", st.rec.ID, "host", st.rec.Host, "err", upstreamErrorText(err))
+		st.rec.Decision = outcomeForwarded // it may have been sent: say so
+		return nil, p.refuse(req, st, http.StatusBadGateway, errClassUpstream, msg)
+	}
+	return resp, nil
+}
+
+// readRaw reads req's body within the size limit. A non-nil response is the
+// refusal.
+func (p *Proxy) readRaw(req *http.Request, st *reqState) ([]byte, *http.Response) {
+	raw, err := readSized(req.Body, req.ContentLength, p.maxBody)
+	_ = req.Body.Close()
+	switch {
+	case errors.Is(err, ErrBodyTooLarge):
+		return nil, p.refuse(req, st, http.StatusRequestEntityTooLarge, errClassTooLarge, tooLargeMessage(p.maxBody))
+	case err != nil:
+		return nil, p.refuse(req, st, http.StatusBadRequest, errClassEncoding, "cloakroom could not read the request body")
+	}
+	return raw, nil
+}
+
+// decodeRaw undoes the body's Content-Encoding (every line of it counts: RFC 9110
+// reads them as one list) within the size limit. A non-nil response is the refusal.
+func (p *Proxy) decodeRaw(req *http.Request, st *reqState, raw []byte) ([]byte, *http.Response) {
+	body, err := decodeBody(raw, strings.Join(req.Header.Values("Content-Encoding"), ","), p.maxBody)
+	switch {
+	case errors.Is(err, ErrBodyTooLarge):
+		return nil, p.refuse(req, st, http.StatusRequestEntityTooLarge, errClassTooLarge, tooLargeMessage(p.maxBody))
+	case err != nil:
+		return nil, p.refuse(req, st, http.StatusBadRequest, errClassEncoding, "cloakroom refused the request: "+err.Error())
+	}
+	return body, nil
+}
+
 // redact replaces the request body's secrets with tokens. It returns a refusal when
 // the body cannot be decoded, parsed, scanned or its secrets stored.
 func (p *Proxy) redact(req *http.Request, st *reqState) *http.Response {
 	if req.Body == nil || req.Body == http.NoBody {
 		return nil
 	}
-	raw, err := readSized(req.Body, req.ContentLength, p.maxBody)
-	_ = req.Body.Close()
+	raw, refusal := p.readRaw(req, st)
 	// Scan time starts once the body is in: reading it is the agent's network.
 	scanStart := time.Now()
 	defer func() { st.rec.ScanMS = ms(time.Since(scanStart)) }()
-	if errors.Is(err, ErrBodyTooLarge) {
-		return p.refuse(req, st, http.StatusRequestEntityTooLarge, errClassTooLarge, tooLargeMessage(p.maxBody))
+	if refusal != nil {
+		return refusal
 	}
-	if err != nil {
-		return p.refuse(req, st, http.StatusBadRequest, errClassEncoding, "cloakroom could not read the request body")
-	}
-	// Every Content-Encoding line counts: RFC 9110 reads them as one list.
-	body, err := decodeBody(raw, strings.Join(req.Header.Values("Content-Encoding"), ","), p.maxBody)
-	switch {
-	case errors.Is(err, ErrBodyTooLarge):
-		return p.refuse(req, st, http.StatusRequestEntityTooLarge, errClassTooLarge, tooLargeMessage(p.maxBody))
-	case err != nil:
-		return p.refuse(req, st, http.StatusBadRequest, errClassEncoding, "cloakroom refused the request: "+err.Error())
+	body, refusal := p.decodeRaw(req, st, raw)
+	if refusal != nil {
+		return refusal
 	}
 	st.rec.BodyBytes = len(body)
 	p.metrics.scannedBytes.Add(float64(len(body)))
