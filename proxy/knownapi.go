@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cloakroom/cloakroom/detect"
 	"github.com/cloakroom/cloakroom/tokenize"
 )
 
@@ -23,8 +24,9 @@ const KnownPath = "/_cloakroom/known"
 // Limits of the known-values API.
 const (
 	// KnownMinLen is the shortest value registered: shorter ones would replace
-	// ordinary words. Shorter values are skipped.
-	KnownMinLen = 8
+	// ordinary words (and the known-value set of serve ignores them). Shorter values
+	// are skipped.
+	KnownMinLen = detect.DefaultKnownMinLen
 	// KnownMaxLen is the longest value registered (a PEM key chain fits); longer
 	// ones are skipped.
 	KnownMaxLen = 16 << 10
