@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloakroom/cloakroom/configs"
 	"github.com/cloakroom/cloakroom/internal/audit"
 	"github.com/cloakroom/cloakroom/proxy"
 	"github.com/cloakroom/cloakroom/resolver"
@@ -21,30 +20,13 @@ import (
 // newConsoleRig is newEgressRig with prompt capture.
 func newConsoleRig(t *testing.T, hold time.Duration) (*egressRig, *audit.Captures) {
 	t.Helper()
-	engine := resolver.NewEngine(resolver.EngineOptions{})
-	if err := engine.Load("configs/policy.rego", configs.Policy); err != nil {
-		t.Fatal(err)
-	}
-	apr, err := resolver.NewBoltApprovals(filepath.Join(t.TempDir(), "approvals.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = apr.Close() })
 	caps, err := audit.OpenCaptures(filepath.Join(t.TempDir(), "captures"), audit.CaptureOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, harnessOpts{
-		cfg: proxy.Config{Intercept: []string{"api.anthropic.com"}, ApprovalHold: hold, AdminToken: testAdminToken,
-			ListenAddr: "127.0.0.1:18080", DataDir: "/var/lib/cloakroom"},
-		policy: engine, approvals: apr, captures: caps,
+	r := newEgressRig(t, hold, func(o *harnessOpts) {
+		o.cfg.ListenAddr, o.cfg.DataDir, o.captures = "127.0.0.1:18080", "/var/lib/cloakroom", caps
 	})
-	if err := h.p.SetEgressHosts(engine.EgressHosts()); err != nil {
-		t.Fatal(err)
-	}
-	h.injectHost = "api.github.com"
-	r := &egressRig{harness: h, policy: engine, approvals: apr}
-	r.admin = newServer(t, h.p.AdminHandler(h.reg))
 	return r, caps
 }
 

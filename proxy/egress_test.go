@@ -32,7 +32,7 @@ type egressRig struct {
 	admin     *httptest.Server
 }
 
-func newEgressRig(t *testing.T, hold time.Duration, opts ...func(*proxy.Config)) *egressRig {
+func newEgressRig(t *testing.T, hold time.Duration, opts ...func(*harnessOpts)) *egressRig {
 	t.Helper()
 	engine := resolver.NewEngine(resolver.EngineOptions{})
 	if err := engine.Load("configs/policy.rego", configs.Policy); err != nil {
@@ -43,15 +43,15 @@ func newEgressRig(t *testing.T, hold time.Duration, opts ...func(*proxy.Config))
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = apr.Close() })
-	cfg := proxy.Config{Intercept: []string{"api.anthropic.com"}, ApprovalHold: hold, AdminToken: testAdminToken}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	h := newHarness(t, harnessOpts{
-		cfg:       cfg,
+	ho := harnessOpts{
+		cfg:       proxy.Config{Intercept: []string{"api.anthropic.com"}, ApprovalHold: hold, AdminToken: testAdminToken},
 		policy:    engine,
 		approvals: apr,
-	})
+	}
+	for _, o := range opts {
+		o(&ho)
+	}
+	h := newHarness(t, ho)
 	if err := h.p.SetEgressHosts(engine.EgressHosts()); err != nil {
 		t.Fatal(err)
 	}
@@ -531,7 +531,7 @@ func TestApprovalWebhook(t *testing.T) {
 			got <- b
 		}
 	}))
-	r := newEgressRig(t, 0, func(c *proxy.Config) { c.ApprovalWebhook = hook.URL + "/hooks/T000/B000/s3cr3t-path" })
+	r := newEgressRig(t, 0, func(o *harnessOpts) { o.cfg.ApprovalWebhook = hook.URL + "/hooks/T000/B000/s3cr3t-path" })
 	secret := githubToken(t)
 	r.plant(secret, "s3cr3t-path")
 	tok := r.submit("alice", secret)
