@@ -71,31 +71,13 @@ func addAuditFlags(fs *flag.FlagSet) auditFlags {
 
 // resolve merges the flags (those set win) with the config file into c.
 func (f auditFlags) resolve(c *serveConfig, set map[string]bool, fc fileAudit) error {
-	i64 := func(name string, flagVal *int64, fileVal *int64) int64 {
-		if !set[name] && fileVal != nil {
-			return *fileVal
-		}
-		return *flagVal
-	}
-	boolean := func(name string, flagVal *bool, fileVal *bool) bool {
-		if !set[name] && fileVal != nil {
-			return *fileVal
-		}
-		return *flagVal
-	}
-	c.AuditMaxBytes = i64("audit-max-bytes", f.maxBytes, fc.AuditMaxBytes)
-	c.AuditKeep = *f.keep
-	if !set["audit-keep"] && fc.AuditKeep != nil {
-		c.AuditKeep = *fc.AuditKeep
-	}
-	c.AuditRedis = boolean("audit-redis", f.redis, fc.AuditRedis)
-	c.AuditRedisMaxLen = i64("audit-redis-maxlen", f.redisMaxLen, fc.AuditRedisMaxLen)
-	c.Capture = boolean("capture", f.capture, fc.Capture.Enabled)
-	c.CaptureMaxBytes = i64("capture-max-bytes", f.captureBytes, fc.Capture.MaxBytes)
-	age := *f.captureAge
-	if !set["capture-max-age"] && fc.Capture.MaxAge != nil {
-		age = *fc.Capture.MaxAge
-	}
+	c.AuditMaxBytes = pick(set, "audit-max-bytes", *f.maxBytes, fc.AuditMaxBytes)
+	c.AuditKeep = pick(set, "audit-keep", *f.keep, fc.AuditKeep)
+	c.AuditRedis = pick(set, "audit-redis", *f.redis, fc.AuditRedis)
+	c.AuditRedisMaxLen = pick(set, "audit-redis-maxlen", *f.redisMaxLen, fc.AuditRedisMaxLen)
+	c.Capture = pick(set, "capture", *f.capture, fc.Capture.Enabled)
+	c.CaptureMaxBytes = pick(set, "capture-max-bytes", *f.captureBytes, fc.Capture.MaxBytes)
+	age := pick(set, "capture-max-age", *f.captureAge, fc.Capture.MaxAge)
 	d, err := time.ParseDuration(age)
 	if err != nil {
 		return fmt.Errorf("capture.max_age: want a duration such as 24h, got %q", age)

@@ -189,39 +189,27 @@ func parseServe(args []string) (serveConfig, error) {
 			return serveConfig{}, fmt.Errorf("config %s: %w", *cfgPath, err)
 		}
 	}
-	pick := func(name string, flagVal string, fileVal *string) string {
-		if !set[name] && fileVal != nil {
-			return *fileVal
-		}
-		return flagVal
-	}
 	c := serveConfig{
-		Listen:         pick("listen", *listen, fc.Listen),
-		Admin:          pick("admin", *admin, fc.Admin),
-		DataDir:        pick("data-dir", *dataDir, fc.DataDir),
-		OtherHosts:     pick("other-hosts", *other, fc.Hosts.Other),
-		RedisURL:       pick("redis", *redisURL, fc.Redis.URL),
-		RedisPrefix:    pick("redis-prefix", *redisPfx, fc.Redis.Prefix),
-		RedisMode:      pick("redis-mode", *redisMode, fc.Redis.Mode),
-		LogLevel:       pick("log-level", *logLevel, fc.Log.Level),
-		LogFormat:      pick("log-format", *logFormat, fc.Log.Format),
-		AuditLog:       pick("audit-log", *auditLog, fc.AuditLog),
-		CACert:         pick("ca-cert", *caCert, fc.CACert),
-		CAKey:          pick("ca-key", *caKey, fc.CAKey),
-		MasterKeyFile:  pick("master-key-file", *masterFile, fc.MasterKeyFile),
-		Policy:         pick("policy", *policy, fc.Policy),
-		Webhook:        pick("approval-webhook", *webhook, fc.Approvals.Webhook),
-		AdminTokenFile: pick("admin-token-file", *adminTok, fc.AdminTokenFile),
-		MaxBodyBytes:   *maxBody,
-		CacheSize:      *cacheSize,
+		Listen:         pick(set, "listen", *listen, fc.Listen),
+		Admin:          pick(set, "admin", *admin, fc.Admin),
+		DataDir:        pick(set, "data-dir", *dataDir, fc.DataDir),
+		OtherHosts:     pick(set, "other-hosts", *other, fc.Hosts.Other),
+		RedisURL:       pick(set, "redis", *redisURL, fc.Redis.URL),
+		RedisPrefix:    pick(set, "redis-prefix", *redisPfx, fc.Redis.Prefix),
+		RedisMode:      pick(set, "redis-mode", *redisMode, fc.Redis.Mode),
+		LogLevel:       pick(set, "log-level", *logLevel, fc.Log.Level),
+		LogFormat:      pick(set, "log-format", *logFormat, fc.Log.Format),
+		AuditLog:       pick(set, "audit-log", *auditLog, fc.AuditLog),
+		CACert:         pick(set, "ca-cert", *caCert, fc.CACert),
+		CAKey:          pick(set, "ca-key", *caKey, fc.CAKey),
+		MasterKeyFile:  pick(set, "master-key-file", *masterFile, fc.MasterKeyFile),
+		Policy:         pick(set, "policy", *policy, fc.Policy),
+		Webhook:        pick(set, "approval-webhook", *webhook, fc.Approvals.Webhook),
+		AdminTokenFile: pick(set, "admin-token-file", *adminTok, fc.AdminTokenFile),
+		MaxBodyBytes:   pick(set, "max-body-bytes", *maxBody, fc.MaxBodyBytes),
+		CacheSize:      pick(set, "cache-size", *cacheSize, fc.CacheSize),
 	}
-	if !set["max-body-bytes"] && fc.MaxBodyBytes != nil {
-		c.MaxBodyBytes = *fc.MaxBodyBytes
-	}
-	if !set["cache-size"] && fc.CacheSize != nil {
-		c.CacheSize = *fc.CacheSize
-	}
-	ttlText := pick("token-ttl", *tokenTTL, fc.Redis.TokenTTL)
+	ttlText := pick(set, "token-ttl", *tokenTTL, fc.Redis.TokenTTL)
 	ttl, err := time.ParseDuration(ttlText)
 	if err != nil || ttl < 0 {
 		return serveConfig{}, fmt.Errorf("token_ttl: want a duration such as 720h or 0 (never), got %q", ttlText)
@@ -235,7 +223,7 @@ func parseServe(args []string) (serveConfig, error) {
 		{"approvals.hold", "approval-hold", *apprHold, fc.Approvals.Hold, &c.ApprovalHold},
 		{"approvals.ttl", "approval-ttl", *apprTTL, fc.Approvals.TTL, &c.ApprovalTTL},
 	} {
-		text := pick(d.flagName, d.flagVal, d.file)
+		text := pick(set, d.flagName, d.flagVal, d.file)
 		v, err := time.ParseDuration(text)
 		if err != nil || v < 0 {
 			return serveConfig{}, fmt.Errorf("%s: want a duration such as 30s or 1h, got %q", d.key, text)
@@ -245,10 +233,7 @@ func parseServe(args []string) (serveConfig, error) {
 	if err := auditFlags.resolve(&c, set, fc.fileAudit); err != nil {
 		return serveConfig{}, err
 	}
-	c.RequireAuth = *reqAuth
-	if !set["require-auth"] && fc.RequireAuth != nil {
-		c.RequireAuth = *fc.RequireAuth
-	}
+	c.RequireAuth = pick(set, "require-auth", *reqAuth, fc.RequireAuth)
 	for _, a := range fc.Agents {
 		c.Agents = append(c.Agents, proxy.Agent{Name: a.Name, TokenSHA256: strings.ToLower(a.TokenSHA256)})
 	}
@@ -352,4 +337,13 @@ func expandHome(p string) string {
 		}
 	}
 	return p
+}
+
+// pick is a setting's value: the flag's when it was given on the command line (set
+// holds the names of those) or the config file has none, else the file's.
+func pick[T any](set map[string]bool, name string, flagVal T, fileVal *T) T {
+	if !set[name] && fileVal != nil {
+		return *fileVal
+	}
+	return flagVal
 }
