@@ -88,11 +88,6 @@ func (a Approval) Scope() Scope {
 	return Scope{TokenID: a.TokenID, Principal: a.Principal, Direction: a.Direction, Host: a.Host}
 }
 
-// Scope returns the scope of g.
-func (g Grant) Scope() Scope {
-	return Scope{TokenID: g.TokenID, Principal: g.Principal, Direction: g.Direction, Host: g.Host}
-}
-
 // Errors of an ApprovalStore.
 var (
 	// ErrApprovalNotFound: no approval has that id.
