@@ -231,11 +231,8 @@ func (p *Proxy) ObservePolicyLoad(err error) {
 }
 
 // detected counts one secret found in a request.
-func (m *metrics) detected(rule, class, principal string) { m.detectedN(rule, class, principal, 1) }
-
-// detectedN counts n secrets of one rule and class found in a request.
-func (m *metrics) detectedN(rule, class, principal string, n int) {
-	m.detections.WithLabelValues(rule, class, principal).Add(float64(n))
+func (m *metrics) detected(rule, class, principal string) {
+	m.detections.WithLabelValues(rule, class, principal).Inc()
 }
 
 // Scan-cache lookup results, the values of cloakroom_scan_cache_lookups_total's

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloakroom/cloakroom/detect"
 	"github.com/cloakroom/cloakroom/internal/audit"
@@ -140,6 +141,7 @@ type resumeEntry struct {
 	reps    []walk.Replacement // the replacements before the last point: tokens
 	secrets [][16]byte         // the tag of the bytes each of reps replaced
 	dets    []audit.Detection  // the detections before the last point
+	counts  reuseCounts        // what dets add to the metrics
 	bytes   int                // what out keeps alive
 }
 
@@ -410,7 +412,7 @@ func (p *Proxy) walkJSON(ctx context.Context, body []byte, owned bool, st *reqSt
 	}
 	if opt.From != nil {
 		p.metrics.cached(cacheResumed)
-		p.countReused(reused, st.label)
+		p.countReused(from.e, len(reused), st.label)
 	}
 	if err != nil || p.known.Len() != known || !rec.finish(out, owned) {
 		return out, err
@@ -418,29 +420,81 @@ func (p *Proxy) walkJSON(ctx context.Context, body []byte, owned bool, st *reqSt
 	rec.e.det, rec.e.known, rec.e.held = p.detector, known, held
 	e := new(resumeEntry) // not &rec.e, which would keep rec alive
 	*e = rec.e
+	if opt.From != nil {
+		p.setCounts(e, from.e, len(reused), st.label)
+	} else {
+		p.setCounts(e, nil, 0, st.label)
+	}
 	c.store(key, e, from.e, matched)
 	return out, nil
 }
 
-// countReused counts the detections a resumed walk reused as tokenizeFindings
-// counted them when it made them, with one Add per series: a resent conversation
-// reuses all of its detections on every turn.
-func (p *Proxy) countReused(dets []audit.Detection, label string) {
-	type ruleClass struct{ rule, class string }
-	byRule := make(map[ruleClass]int)
-	byToken := make(map[string]int) // by the token's class
+// reuseCount is one counter a resumed walk's reused detections add to, and how much.
+type reuseCount struct {
+	c prometheus.Counter
+	n float64
+}
+
+// reuseCounts is what the first dets detections of an entry add to the detection
+// and token counters of requests labelled label: the counters themselves, so that a
+// resumed walk counts its reused detections with one Add per series and no label
+// lookup (a resent conversation reuses all of them on every turn, and the metrics'
+// maps are cold by then).
+type reuseCounts struct {
+	label string
+	dets  int
+	adds  []reuseCount
+}
+
+// reuseAdds returns adds plus what dets add, as tokenizeFindings counted them.
+func (p *Proxy) reuseAdds(adds []reuseCount, dets []audit.Detection, label string) []reuseCount {
+	at := make(map[prometheus.Counter]int, len(adds)+2)
+	for i, a := range adds {
+		at[a.c] = i
+	}
+	add := func(c prometheus.Counter) {
+		if i, ok := at[c]; ok {
+			adds[i].n++
+			return
+		}
+		at[c] = len(adds)
+		adds = append(adds, reuseCount{c: c, n: 1})
+	}
 	for _, d := range dets {
-		byRule[ruleClass{d.Rule, d.Class}]++
+		add(p.metrics.detections.WithLabelValues(d.Rule, d.Class, label))
 		if t, ok := tokenize.Parse(d.Token); ok {
-			byToken[t.Class]++
+			add(p.metrics.tokenized.WithLabelValues(t.Class))
 		}
 	}
-	for k, n := range byRule {
-		p.metrics.detectedN(k.rule, k.class, label, n)
+	return adds
+}
+
+// countReused counts the n detections a resumed walk reused from e (e.dets[:n]) as
+// tokenizeFindings counted them when it made them.
+func (p *Proxy) countReused(e *resumeEntry, n int, label string) {
+	adds := e.counts.adds
+	if e.counts.dets != n || e.counts.label != label {
+		adds = p.reuseAdds(nil, e.dets[:n], label)
 	}
-	for class, n := range byToken {
-		p.metrics.tokenized.WithLabelValues(class).Add(float64(n))
+	for _, a := range adds {
+		a.c.Add(a.n)
 	}
+}
+
+// setCounts gives e, a new entry, its reuseCounts: those of from, the entry its walk
+// resumed from after the first inherited detections (nil: none), plus its own.
+func (p *Proxy) setCounts(e, from *resumeEntry, inherited int, label string) {
+	var base []reuseCount
+	if from == nil || from.counts.dets != inherited || from.counts.label != label || len(e.dets) < inherited {
+		inherited = 0
+	} else {
+		base = from.counts.adds
+	}
+	adds := base
+	if len(e.dets) > inherited {
+		adds = p.reuseAdds(slices.Clone(base), e.dets[inherited:], label)
+	}
+	e.counts = reuseCounts{label: label, dets: len(e.dets), adds: adds}
 }
 
 // tokensHeld reports whether the vault still holds every token of dets as submitted
