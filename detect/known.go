@@ -69,9 +69,12 @@ type knownBucket struct {
 }
 
 const (
-	filterBitsPerValue = 128     // filter size target: under 1% false probes
-	minFilterBits      = 1 << 17 // 16 KiB
-	hashMul            = 0x9E3779B97F4A7C15
+	filterBitsPerValue = 128 // filter size target: under 1% false probes
+	// minFilterBits is the smallest filter: 2 KiB. A set of the few dozen values a
+	// session learns keeps its filters to a few cache lines, which a request scanned
+	// after seconds of idle finds evicted: larger ones cost cache misses, not probes.
+	minFilterBits = 1 << 14
+	hashMul       = 0x9E3779B97F4A7C15
 )
 
 // NewKnownSet returns an empty set that ignores values shorter than minLen bytes
