@@ -347,7 +347,7 @@ func (p *Proxy) redactBody(ctx context.Context, body []byte, owned bool, content
 		skip := func(f walk.Field, raw []byte) bool { return p.skipString(f, raw, &memo) }
 		out, err := p.walkJSON(ctx, body, owned, st, skip, func(f walk.Field, raw, s []byte) ([]walk.Replacement, error) {
 			known := p.known.Len() // before the scan: values learned during it count as new
-			reps, err := p.redactString(ctx, st, f, s, &memo)
+			reps, err := p.redactString(ctx, st, f, s, memo.literal(raw))
 			if err == nil && len(reps) == 0 {
 				p.markClean(f, raw, known, &memo)
 			}
@@ -365,9 +365,9 @@ func (p *Proxy) redactBody(ctx context.Context, body []byte, owned bool, content
 	return walk.Splice(body, reps), nil
 }
 
-// redactString returns the replacements for one decoded JSON string. memo may hold
-// the hash of s (see hashMemo).
-func (p *Proxy) redactString(ctx context.Context, st *reqState, f walk.Field, s []byte, memo *hashMemo) ([]walk.Replacement, error) {
+// redactString returns the replacements for one decoded JSON string. lit, if not
+// nil, is the hash of its raw literal (see hashMemo).
+func (p *Proxy) redactString(ctx context.Context, st *reqState, f walk.Field, s []byte, lit *strHash) ([]walk.Replacement, error) {
 	if reps, ok, err := p.redactEncoded(ctx, st, f, s); ok {
 		return reps, err
 	}
@@ -375,7 +375,7 @@ func (p *Proxy) redactString(ctx context.Context, st *reqState, f walk.Field, s 
 	if f.Name {
 		path += " (member name)"
 	}
-	return p.tokenizeFindings(ctx, st, path, s, p.findings(f.Key, s, memo))
+	return p.tokenizeFindings(ctx, st, path, s, p.findings(f.Key, s, lit))
 }
 
 func declaredJSON(contentType string) bool {

@@ -30,9 +30,13 @@ const (
 
 type scanKey struct{ h1, h2 uint64 }
 
-// Key domains: a decoded string's findings, or a raw JSON literal known to be clean.
+// Key domains: a decoded string's findings; a JSON string literal's findings, keyed
+// by the literal's raw bytes (what it decodes to is a function of them, so a
+// literal's bytes are hashed once, escaped or not); or a raw JSON literal known to
+// be clean.
 const (
 	domainDecoded = 'd'
+	domainLiteral = 'l'
 	domainClean   = 'c'
 )
 
@@ -106,9 +110,9 @@ func (c *scanCache) key(domain byte, name, mediaType string, isName bool, s []by
 }
 
 // hashMemo keeps the hash of the raw literal the walk's skip hook last looked up,
-// for the callback the walk calls next on the same literal (to mark it clean) and
-// for its decoded bytes when they are the literal's own (no escapes). A walk of one
-// body runs on one goroutine: each walk has its own memo.
+// for the callback the walk calls next on the same literal: to key the findings of
+// its decoded content (domainLiteral) and to mark it clean. A walk of one body runs
+// on one goroutine: each walk has its own memo.
 type hashMemo struct {
 	ptr *byte // the literal's first byte, nil when the memo is empty
 	n   int
@@ -121,10 +125,18 @@ func (m *hashMemo) set(c *scanCache, raw []byte) *strHash {
 	return &m.h
 }
 
+// literal returns the memo's hash if raw is the very slice it hashed, else nil.
+func (m *hashMemo) literal(raw []byte) *strHash {
+	if m.ptr != nil && m.ptr == unsafe.SliceData(raw) && m.n == len(raw) {
+		return &m.h
+	}
+	return nil
+}
+
 // of returns the hash of b: the memo's if b is the very slice it hashed, else b's own.
 func (m *hashMemo) of(c *scanCache, b []byte) *strHash {
-	if m != nil && m.ptr != nil && m.ptr == unsafe.SliceData(b) && m.n == len(b) {
-		return &m.h
+	if h := m.literal(b); h != nil {
+		return h
 	}
 	h := c.hash(b)
 	return &h
@@ -163,12 +175,18 @@ func (p *Proxy) markClean(f walk.Field, raw []byte, known int, memo *hashMemo) {
 
 // findings returns the secrets in one decoded string: pattern matches and known
 // values, non-overlapping, minus anything that is already a token. The result must
-// not be modified. memo, if not nil, may hold s's hash.
-func (p *Proxy) findings(key string, s []byte, memo *hashMemo) []detect.Finding {
+// not be modified. lit, if not nil, is the hash of the raw JSON literal s is the
+// content of, which then keys the cache.
+func (p *Proxy) findings(key string, s []byte, lit *strHash) []detect.Finding {
 	if p.scans == nil || len(s) < minCachedLen {
 		return p.merge(s, p.scanPatterns(key, s))
 	}
-	k := memo.of(p.scans, s).key(domainDecoded, key, "", false)
+	var k scanKey
+	if lit != nil {
+		k = lit.key(domainLiteral, key, "", false)
+	} else {
+		k = p.scans.key(domainDecoded, key, "", false, s)
+	}
 	known := p.known.Len()
 	e, ok := p.scans.lru.Get(k)
 	switch {

@@ -24,6 +24,7 @@ func TestScanKey(t *testing.T) {
 		{domainClean, "", "", false, "abx"},
 		{domainClean, "ab", "", true, "x"},
 		{domainDecoded, "ab", "", false, "x"},
+		{domainLiteral, "ab", "", false, "x"},
 		{domainClean, "ab", "", false, "x\x00"},
 	}
 	seen := map[scanKey]int{}
@@ -46,6 +47,9 @@ func TestScanKey(t *testing.T) {
 	}
 	if got := m.of(c, body[11:]).key(domainClean, "k", "", false); got != want {
 		t.Fatal("equal bytes elsewhere got another key")
+	}
+	if m.literal(body[:10]) != &m.h || m.literal(body[11:]) != nil || m.literal(body[:9]) != nil {
+		t.Fatal("literal answered for another slice, or not for its own")
 	}
 	if m.of(c, body[:9]) == &m.h || m.of(c, body[11:]) == &m.h || m.of(c, bytes.Clone(body[:10])) == &m.h {
 		t.Fatal("the memo answered for another slice")

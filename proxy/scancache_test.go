@@ -17,8 +17,9 @@ func TestScanCache(t *testing.T) {
 		s := newSecrets(t)
 		h.plant(s.all()...)
 		filler := strings.Repeat("The build log says: compiling package cloakroom/proxy ... ok. ", 8)
-		// Turn 1: the AWS secret sits in prose (no pattern matches there) in a long string.
-		prose := filler + "I pasted " + s.AWSSecret + " above by mistake. " + filler
+		// Turn 1: the AWS secret sits in prose (no pattern matches there) in a long string
+		// whose JSON literal has escapes (its findings are cached under its raw bytes).
+		prose := filler + "\nI pasted " + s.AWSSecret + " above by mistake.\n" + filler // escaped in JSON
 		body1 := anthropicBody(prose)
 		if resp, got := post(t, h.client("alice"), anthropicURL, nil, body1); resp.StatusCode != 200 {
 			t.Fatalf("turn 1: %d %s", resp.StatusCode, got)
