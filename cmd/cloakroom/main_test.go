@@ -23,12 +23,25 @@ import (
 // freeAddr returns a loopback address nobody listens on right now.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return freeAddrs(t, 1)[0]
+}
+
+// freeAddrs returns n different loopback addresses nobody listens on right now: each
+// is held until all are chosen, so that the system cannot hand out one twice (two
+// calls of freeAddr may get the same port, which serve refuses for --listen and
+// --admin).
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	addrs := make([]string, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addrs
 }
 
 // startServe runs the real binary's serve command, as the README says, and waits
@@ -46,7 +59,8 @@ func startStoppable(t *testing.T, bin string, args ...string) (proxyAddr, adminA
 // startWithEnv is startStoppable with extra environment variables.
 func startWithEnv(t *testing.T, bin string, env []string, args ...string) (proxyAddr, adminAddr string, stderr *syncBuf, stop func()) {
 	t.Helper()
-	proxyAddr, adminAddr = freeAddr(t), freeAddr(t)
+	addrs := freeAddrs(t, 2)
+	proxyAddr, adminAddr = addrs[0], addrs[1]
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", proxyAddr, "--admin", adminAddr}, args...)...)
 	stderr = &syncBuf{}
@@ -259,7 +273,8 @@ func TestServeRestartKeepsState(t *testing.T) {
 		t.Fatalf("first start did not announce the new CA: %s", first)
 	}
 	// A second process on the same embedded store must fail fast and clearly.
-	out, err := exec.Command(bin, "serve", "--data-dir", data, "--listen", freeAddr(t), "--admin", freeAddr(t)).CombinedOutput()
+	addrs := freeAddrs(t, 2)
+	out, err := exec.Command(bin, "serve", "--data-dir", data, "--listen", addrs[0], "--admin", addrs[1]).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "lock") {
 		t.Fatalf("second serve on one data dir: err %v, output %s; want a clear lock error", err, out)
 	}

@@ -120,7 +120,8 @@ func TestReplicasShareOneVault(t *testing.T) {
 	other, _ := tokenize.GenerateMasterKey()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // it must exit, not serve
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", freeAddr(t), "--admin", freeAddr(t), "--data-dir", filepath.Join(dir, "c")}, common...)...)
+	addrs := freeAddrs(t, 2)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", addrs[0], "--admin", addrs[1], "--data-dir", filepath.Join(dir, "c")}, common...)...)
 	cmd.Env = append(os.Environ(), "HTTPS_PROXY=", masterKeyEnv+"="+base64.StdEncoding.EncodeToString(other))
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "master key differs") || !strings.Contains(string(out), "refusing to start") {
