@@ -44,6 +44,7 @@ type KnownSet struct {
 type knownEntry struct {
 	value       []byte
 	class, rule string
+	run         []byte // the value's longest run of ASCII letters and digits (AbsentSince)
 }
 
 // knownIndex is an immutable snapshot of a KnownSet, except for filter, which only
@@ -118,8 +119,60 @@ func (k *KnownSet) Add(value []byte, class, ruleID string) {
 		}
 	}
 	k.all[key] = append(k.all[key], int32(len(k.entries)))
-	k.entries = append(k.entries, knownEntry{value: bytes.Clone(value), class: class, rule: ruleID})
+	v := bytes.Clone(value)
+	k.entries = append(k.entries, knownEntry{value: v, class: class, rule: ruleID, run: longestAlnumRun(v)})
 	k.count.Store(int64(len(k.entries)))
+}
+
+// longestAlnumRun returns the first of the longest runs of ASCII letters and digits
+// in v (empty if it has none).
+func longestAlnumRun(v []byte) []byte {
+	var best []byte
+	for i := 0; i < len(v); {
+		if !isAlnum(v[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(v) && isAlnum(v[j]) {
+			j++
+		}
+		if j-i > len(best) {
+			best = v[i:j]
+		}
+		i = j
+	}
+	return best
+}
+
+// maxSinceValues bounds the values AbsentSince looks for.
+const maxSinceValues = 16
+
+// AbsentSince reports whether no value added after the set's first n can occur in
+// text read in a way that leaves ASCII letters and digits as they are: JSON text
+// whose strings are decoded, say, unless it writes one of those as a \u escape (the
+// caller rules that out). Such an occurrence holds the value's longest run of
+// letters and digits as it is, so text is searched for each run. A false answer
+// may be wrong (the run found may not be part of the value), a true one is not:
+// it is false for a value without letters or digits, and when more than
+// maxSinceValues values were added. It lets a walk resumed after values were
+// learned skip scanning the resent prefix for them.
+func (k *KnownSet) AbsentSince(n int, text []byte) bool {
+	k.mu.Lock()
+	var since []knownEntry
+	if n < len(k.entries) {
+		since = k.entries[max(n, 0):len(k.entries):len(k.entries)]
+	}
+	k.mu.Unlock()
+	if len(since) > maxSinceValues {
+		return false
+	}
+	for _, e := range since { // entries never change once added
+		if len(e.run) == 0 || bytes.Contains(text, e.run) {
+			return false
+		}
+	}
+	return true
 }
 
 // Len returns the number of distinct values held.

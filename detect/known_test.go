@@ -258,3 +258,42 @@ func TestKnownSetMatchNaive(t *testing.T) {
 		}
 	}
 }
+
+// AbsentSince looks only at the values added after the first n, by their longest
+// run of letters and digits, and answers false when it cannot tell.
+func TestAbsentSince(t *testing.T) {
+	k := NewKnownSet(0)
+	k.Add([]byte("old-value-1234567"), "c", "r")
+	n := k.Len()
+	if !k.AbsentSince(n, []byte("anything at all, old-value-1234567 too")) {
+		t.Error("nothing added since: got false")
+	}
+	k.Add([]byte("ab/cdEFgh12+xy"), "c", "r") // longest run: cdEFgh12
+	text := []byte("old-value-1234567 and ab/xy and cdEF gh12")
+	if !k.AbsentSince(n, text) {
+		t.Error("the new value's run is not in the text: got false")
+	}
+	if k.AbsentSince(n, append(text, " XcdEFgh12Y"...)) {
+		t.Error("the new value's run is in the text: got true")
+	}
+	if k.AbsentSince(0, []byte("old-value-1234567")) {
+		t.Error("an older value counted from n=0 is in the text: got true")
+	}
+	if !k.AbsentSince(k.Len(), []byte("cdEFgh12")) || !k.AbsentSince(k.Len()+5, nil) {
+		t.Error("no value after n: got false")
+	}
+	k.Add([]byte("-_-_-_-_-_-_-_"), "c", "r") // no letter or digit: cannot be searched for
+	if k.AbsentSince(k.Len()-1, []byte("nothing")) {
+		t.Error("a value without letters or digits: got true")
+	}
+	m := NewKnownSet(0)
+	for i := range maxSinceValues + 1 {
+		m.Add(fmt.Appendf(nil, "value-number-%03d", i), "c", "r")
+	}
+	if m.AbsentSince(0, []byte("none of them")) {
+		t.Errorf("more than %d values: got true", maxSinceValues)
+	}
+	if !m.AbsentSince(1, []byte("none of them")) {
+		t.Errorf("%d values: got false", maxSinceValues)
+	}
+}

@@ -41,6 +41,7 @@ func (p *Proxy) redactEncoded(ctx context.Context, st *reqState, f walk.Field, s
 	if derr != nil || !utf8.Valid(text) {
 		return nil, false, nil // not base64 of text: scan it as it stands
 	}
+	st.payloads++
 	inner, err := p.tokenizeFindings(ctx, st, f.Path+"(base64)", text, p.findings("", text, nil))
 	if err != nil {
 		return nil, true, err

@@ -46,6 +46,7 @@ type reqState struct {
 	label    string // the principal's metrics label
 	upstream time.Time
 	restore  *restorer
+	payloads int // base64 payloads decoded and scanned so far (resume.go)
 	done     sync.Once
 }
 

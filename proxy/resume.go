@@ -39,9 +39,14 @@ import (
 // would return the same for every string of the prefix, which holds when:
 //   - the bytes are the same (compared; a secret's by its tag, a GMAC under a key
 //     made for the process, so no secret is kept);
-//   - no value was learned since the prefix was scanned (the known-value set only
-//     grows, so its size tells: an entry is made only by a walk during which it did
-//     not change, and used only while it has not changed since);
+//   - no value learned since the prefix was scanned occurs in it. The known-value
+//     set only grows, so its size tells what was learned since: an entry is made
+//     only by a walk during which it did not change. When values were learned since
+//     (by any principal), the prefix is searched for each one's longest run of ASCII
+//     letters and digits (detect.KnownSet.AbsentSince), which holds only if the
+//     prefix writes every letter and digit as itself (walk.EscapesAlnum) and decodes
+//     no base64 payload (whose text is scanned too); otherwise the body is walked
+//     whole;
 //   - the detector is the same, and the principal (tokens are the principal's own
 //     submissions) and API are;
 //   - the walk can resume there: walk refuses a checkpoint whose prefix a later byte
@@ -146,11 +151,13 @@ type resumeEntry struct {
 }
 
 // resumePoint is a checkpoint, how much longer than the body the output is before
-// it (the replacements' growth), and how many detections the walk had made there.
+// it (the replacements' growth), how many detections the walk had made there, and
+// whether a base64 payload was decoded before it.
 type resumePoint struct {
-	cp     walk.Checkpoint
-	growth int
-	dets   int
+	cp       walk.Checkpoint
+	growth   int
+	dets     int
+	payloads bool
 }
 
 // outAt is where the output has the body's byte at i: i after the replacements
@@ -200,12 +207,13 @@ type resumeFrom struct {
 
 // match returns the entry of key whose points match the longest prefix of body, and
 // the last matching point, or ok false. Points are compared in order, so each match
-// has hashed the bytes before it once.
+// has hashed the bytes before it once. Entries made with more known values than
+// known (none: the set only grows) are passed over.
 func (c *resumeCache) match(key string, det *detect.Detector, known int, body []byte) (best resumeFrom, ok bool) {
 	list, _ := c.lru.Get(key)
 	bestEnd := 0
 	for _, e := range list {
-		if e.det != det || e.known != known {
+		if e.det != det || e.known > known {
 			continue
 		}
 		prev, i := 0, -1
@@ -265,13 +273,14 @@ type resumeRecorder struct {
 	body   []byte
 	st     *reqState
 	d0     int // detections of st before the walk
+	p0     int // payloads of st before the walk
 	e      resumeEntry
 	growth int  // the growth of e.reps
 	full   bool // no more points are kept
 }
 
 func (c *resumeCache) newRecorder(body []byte, st *reqState) *resumeRecorder {
-	return &resumeRecorder{c: c, body: body, st: st, d0: len(st.rec.Detections)}
+	return &resumeRecorder{c: c, body: body, st: st, d0: len(st.rec.Detections), p0: st.payloads}
 }
 
 // inherit starts the entry with the points of f before the walk resumes there.
@@ -313,7 +322,8 @@ func (r *resumeRecorder) add(cp walk.Checkpoint, reps []walk.Replacement) {
 		r.e.secrets = append(r.e.secrets, r.c.chunkTag(r.body[rp.Start:rp.End]))
 		r.growth += len(rp.With) - (rp.End - rp.Start)
 	}
-	r.e.points = append(r.e.points, resumePoint{cp: cp, growth: r.growth, dets: len(dets)})
+	payloads := r.st.payloads > r.p0 || len(r.e.points) > 0 && r.e.points[len(r.e.points)-1].payloads
+	r.e.points = append(r.e.points, resumePoint{cp: cp, growth: r.growth, dets: len(dets), payloads: payloads})
 	r.e.reps = append(r.e.reps, fresh...)
 	r.e.dets = append(r.e.dets, dets[len(r.e.dets):]...)
 }
@@ -384,6 +394,13 @@ func (p *Proxy) walkJSON(ctx context.Context, body []byte, owned bool, st *reqSt
 	matched := 0 // how far the body goes on from an entry: the same session's next turn
 	if ok {
 		matched = from.e.points[from.i].cp.Offset
+	}
+	if ok && from.e.known != known {
+		// Values were learned since the entry's walk: its prefix was not scanned for
+		// them. Resume only if none can occur there.
+		pt := &from.e.points[from.i]
+		prefix := body[:pt.cp.Offset]
+		ok = !pt.payloads && !walk.EscapesAlnum(prefix) && p.known.AbsentSince(from.e.known, prefix)
 	}
 	var reused []audit.Detection
 	held := time.Now() // the tokens of a walk from the start are stored as it runs

@@ -55,9 +55,14 @@ func TestResumeThinning(t *testing.T) {
 	if !ok || e.points[from.i].cp.Offset > diff || (from.i+1 < len(e.points) && e.points[from.i+1].cp.Offset <= diff) {
 		t.Fatalf("got point %d (ok %v), want the last before the first difference", from.i, ok)
 	}
-	if _, ok := c.match("k", det, 1, other); ok {
-		t.Error("matched an entry made with another known-value count")
+	if _, ok := c.match("k", det, 1, other); !ok {
+		t.Error("an entry made with fewer known values did not match (walkJSON checks the values learned since)")
 	}
+	e.known = 2
+	if _, ok := c.match("k", det, 1, other); ok {
+		t.Error("matched an entry made with more known values")
+	}
+	e.known = 0
 	if _, ok := c.match("k", &detect.Detector{}, 0, other); ok {
 		t.Error("matched an entry made with another detector")
 	}

@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"maps"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/cloakroom/cloakroom/internal/fakeapi"
 	"github.com/cloakroom/cloakroom/proxy"
@@ -387,5 +389,66 @@ func TestResumeConcurrentSessions(t *testing.T) {
 	}
 	if resumed := metricValue(t, p.warm, "cloakroom_scan_cache_lookups_total", map[string]string{"result": "resumed"}); resumed < sessions*(turns-1) {
 		t.Errorf("got %v resumed walks, want at least %d", resumed, sessions*(turns-1))
+	}
+}
+
+// A value learned after a resume entry was made is looked for in the prefix the
+// entry covers. Where it may occur there (as it is, with a letter written as a \u
+// escape, in JSON nested in a string whose backslash is written as one, or inside
+// a base64 text payload), the body is walked whole and the occurrence replaced, as a
+// cold scan does; where it cannot, the walk still resumes.
+func TestResumeAfterLearning(t *testing.T) {
+	s := newSecrets(t)
+	v := s.AWSSecret // bare in prose, no rule takes it: only the known-value set does
+	// A letter or digit in the middle of the value's longest run of them, escaped:
+	// the run no longer shows as it is.
+	alnum := func(c byte) bool { return c < 128 && (unicode.IsLetter(rune(c)) || unicode.IsDigit(rune(c))) }
+	runStart, runEnd := 0, 0
+	for a := 0; a < len(v); a++ {
+		b := a
+		for b < len(v) && alnum(v[b]) {
+			b++
+		}
+		if b-a > runEnd-runStart {
+			runStart, runEnd = a, b
+		}
+	}
+	i := (runStart + runEnd) / 2
+	escaped := v[:i] + fmt.Sprintf(`\u%04x`, v[i]) + v[i+1:]
+	doc := base64.StdEncoding.EncodeToString([]byte("notes.txt\nI pasted " + v + " by mistake\n"))
+	cases := []struct {
+		name   string
+		held   string // a message of the prefix holding v (or not)
+		resume bool   // whether the turn after the one that learns v resumes
+	}{
+		{"absent", userMsg(q("nothing to see here")), true},
+		{"as it is", userMsg(q("I pasted " + v + " by mistake")), false},
+		{"a letter escaped", userMsg(`"I pasted ` + escaped + ` by mistake"`), false},
+		{"nested, its backslash escaped", userMsg(`"{\"note\":\"I pasted ` + strings.Replace(escaped, `\`, `\u005C`, 1) + ` by mistake\"}"`), false},
+		{"in a base64 text payload", `{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"text/plain","data":"` + doc + `"}}]}`, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := newColdPair(t)
+			ses := session{head: []string{`"model":"claude-sonnet-4-5"`, `"max_tokens":1024`}}
+			for k := range 8 {
+				ses.msgs = append(ses.msgs, userMsg(prose(40+k, 5000)))
+			}
+			ses.msgs = append(ses.msgs, c.held, userMsg(prose(50, 2000)))
+			p.send("first turn", "alice", ses.body())
+			ses.msgs = append(ses.msgs, userMsg(q("AWS_SECRET_ACCESS_KEY="+v+"\n")))
+			p.send("the turn that learns the value", "alice", ses.body())
+			before := metricValue(t, p.warm, "cloakroom_scan_cache_lookups_total", map[string]string{"result": "resumed"})
+			ses.msgs = append(ses.msgs, userMsg(prose(51, 2000)))
+			p.send("the turn after", "alice", ses.body())
+			resumed := metricValue(t, p.warm, "cloakroom_scan_cache_lookups_total", map[string]string{"result": "resumed"}) > before
+			if resumed != c.resume {
+				t.Errorf("the turn after learning resumed: %v, want %v", resumed, c.resume)
+			}
+			if !c.resume && bytes.Contains(p.warm.up.Last().Body, []byte(v)) {
+				t.Error("the value reached the upstream")
+			}
+			p.checkAudit()
+		})
 	}
 }

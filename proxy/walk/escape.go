@@ -339,3 +339,27 @@ func AppendEscaped(dst, s []byte) []byte {
 	}
 	return append(dst, s[start:]...)
 }
+
+// EscapesAlnum reports whether JSON text b may write an ASCII letter or digit as
+// other than itself, at any level of JSON nested in its strings: whether it holds a
+// \u escape of a letter, a digit or a backslash (which can start an escape in a
+// string nested in a string). It errs towards true: a \u sequence that is itself
+// escaped counts too. When it is false, each letter and digit of a string the walk
+// decodes, nested or not, is a letter or digit of b as it is, and each run of them
+// is a run of b.
+func EscapesAlnum(b []byte) bool {
+	for {
+		i := bytes.Index(b, []byte(`\u00`))
+		if i < 0 || i+6 > len(b) {
+			return false
+		}
+		if r := hex4(b, i+2); r >= 0 && (r == '\\' || r < utf8.RuneSelf && isASCIIAlnum(byte(r))) {
+			return true
+		}
+		b = b[i+1:]
+	}
+}
+
+func isASCIIAlnum(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}

@@ -130,3 +130,68 @@ func TestSpecialMaskFirstIsExact(t *testing.T) {
 		}
 	}
 }
+
+func TestEscapesAlnum(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want bool
+	}{
+		{``, false},
+		{`plain text, "quoted" \n\t\"\\\/ naïve 😀`, false},
+		{`\u00e9 \u00E9 \u0020 \u002f \u007e \ud83d\ude00`, false},
+		{`AKIA\u0041`, true},
+		{`\u0030`, true},
+		{`\u004A`, true},
+		{`\u007a`, true},
+		{`\u005C`, true}, // a backslash: an escape in JSON nested in the string
+		{`\u005cu0041`, true},
+		{`\\u0041`, true}, // an escaped backslash, then u0041: flagged all the same
+		{`\u00`, false},
+		{`\u004`, false},
+		{`x\u00zz`, false},
+	} {
+		if got := EscapesAlnum([]byte(c.in)); got != c.want {
+			t.Errorf("EscapesAlnum(%s) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+// alnumRuns returns the maximal runs of ASCII letters and digits in b.
+func alnumRuns(b []byte) [][]byte {
+	var runs [][]byte
+	for i := 0; i < len(b); {
+		j := i
+		for j < len(b) && isASCIIAlnum(b[j]) {
+			j++
+		}
+		if j > i {
+			runs = append(runs, b[i:j])
+			i = j
+		} else {
+			i++
+		}
+	}
+	return runs
+}
+
+// FuzzEscapesAlnum checks what EscapesAlnum promises: when it is false, every run
+// of letters and digits of b decoded as a string, and of that decoded again as a
+// string of JSON nested in it, is a run of b as it is.
+func FuzzEscapesAlnum(f *testing.F) {
+	for _, s := range []string{`abc\u0041def`, `\\u0041`, `\u005Cu0041`, `x\ny\"z\u00e9 AKIA`, `\\\u00750041`, `\\u\u0030041`, `a\/b\u002Fc`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if EscapesAlnum(b) {
+			return
+		}
+		once := unescape(nil, b)
+		for _, d := range [][]byte{once, unescape(nil, once)} {
+			for _, run := range alnumRuns(d) {
+				if !bytes.Contains(b, run) {
+					t.Fatalf("EscapesAlnum(%q) is false, yet the decoded %q has the run %q", b, d, run)
+				}
+			}
+		}
+	})
+}
