@@ -366,6 +366,9 @@ func TestRoundTrip(t *testing.T) {
 				if r := recs[0]; r.Principal != "alice" || r.Decision != "forwarded" || r.Status != 200 || len(r.Detections) != 5 || r.Restored < 10 {
 					t.Errorf("audit record %+v: want principal alice, forwarded, 200, 5 detections, >= 10 restored", r)
 				}
+				if r := recs[0]; r.VaultMS <= 0 || r.VaultMS > r.ScanMS {
+					t.Errorf("audit record: vault_ms %v, scan_ms %v: want the vault's time, a part of the scan's", r.VaultMS, r.ScanMS)
+				}
 			})
 		}
 	}

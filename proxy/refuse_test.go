@@ -115,8 +115,8 @@ func TestUntouchedBodyForwardedAsIs(t *testing.T) {
 	if !bytes.Equal(last.Body, enc) || last.Header.Get("Content-Encoding") != "gzip" {
 		t.Fatalf("upstream got a changed body (encoding %q), want the agent's exact bytes", last.Header.Get("Content-Encoding"))
 	}
-	if recs := h.auditRecords(); len(recs) != 1 || len(recs[0].Detections) != 0 || recs[0].Principal != proxy.DefaultPrincipal {
-		t.Fatalf("audit: got %+v, want one record of principal default without detections", recs)
+	if recs := h.auditRecords(); len(recs) != 1 || len(recs[0].Detections) != 0 || recs[0].Principal != proxy.DefaultPrincipal || recs[0].VaultMS != 0 {
+		t.Fatalf("audit: got %+v, want one record of principal default without detections or vault time", recs)
 	}
 }
 

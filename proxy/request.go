@@ -46,7 +46,8 @@ type reqState struct {
 	label    string // the principal's metrics label
 	upstream time.Time
 	restore  *restorer
-	payloads int // base64 payloads decoded and scanned so far (resume.go)
+	payloads int           // base64 payloads decoded and scanned so far (resume.go)
+	vault    time.Duration // time in vault calls while scanning: use vaultTime
 	done     sync.Once
 }
 
@@ -401,7 +402,9 @@ func (p *Proxy) tokenizeFindings(ctx context.Context, st *reqState, path string,
 	for _, f := range fs {
 		value := s[f.Start:f.End]
 		vctx, cancel := context.WithTimeout(ctx, VaultCallTimeout)
+		start := time.Now()
 		tok, err := p.vaultTokenize(vctx, value, f.Class, f.RuleID, st.rec.Principal)
+		st.vaultTime(start)
 		cancel()
 		if err != nil {
 			return nil, &vaultError{fmt.Errorf("tokenize %s: %w", f.RuleID, err)}
@@ -515,11 +518,18 @@ func (p *Proxy) record(st *reqState) {
 		"status", st.rec.Status, "decision", st.rec.Decision, "error", st.rec.Error,
 		"tokens", len(st.rec.Detections), "rules", rules,
 		"restored", st.rec.Restored, "withheld", st.rec.Withheld,
-		"body_bytes", st.rec.BodyBytes, "scan_ms", st.rec.ScanMS,
+		"body_bytes", st.rec.BodyBytes, "scan_ms", st.rec.ScanMS, "vault_ms", st.rec.VaultMS,
 		"upstream_ms", st.rec.UpstreamMS, "total_ms", st.rec.TotalMS)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// vaultTime adds the time since start to the request's time in vault calls while
+// scanning, and to its audit record.
+func (st *reqState) vaultTime(start time.Time) {
+	st.vault += time.Since(start)
+	st.rec.VaultMS = ms(st.vault)
+}
 
 // upstreamErrorText describes a transport error without the URL (queries may hold keys).
 func upstreamErrorText(err error) string {

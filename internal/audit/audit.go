@@ -43,8 +43,10 @@ type Record struct {
 	Injected int `json:"injected,omitempty"`
 	// Approval is the id of the approval a refused request waits for.
 	Approval string `json:"approval,omitempty"`
-	// Timings in milliseconds.
+	// Timings in milliseconds. VaultMS is the part of ScanMS spent in vault calls
+	// (storing the secrets found, checking that reused tokens are still held).
 	ScanMS     float64 `json:"scan_ms"`
+	VaultMS    float64 `json:"vault_ms,omitempty"`
 	UpstreamMS float64 `json:"upstream_ms"`
 	TotalMS    float64 `json:"total_ms"`
 }
