@@ -89,10 +89,11 @@ type Engine struct {
 
 // compiledPolicy is one loaded policy, immutable once built.
 type compiledPolicy struct {
-	name    string
-	version string
-	query   rego.PreparedEvalQuery
-	hosts   []string
+	name        string
+	version     string
+	query       rego.PreparedEvalQuery
+	hosts       []string
+	readsGrants bool // the policy may read input.grants (refersToGrants)
 }
 
 var _ Policy = (*Engine)(nil)
@@ -221,7 +222,51 @@ func (e *Engine) compile(name string, src []byte) (*compiledPolicy, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &compiledPolicy{name: name, version: PolicyVersion(src), query: pq, hosts: hosts}, nil
+	return &compiledPolicy{name: name, version: PolicyVersion(src), query: pq, hosts: hosts, readsGrants: refersToGrants(mod)}, nil
+}
+
+// refersToGrants reports whether mod may read input.grants: it names it, or names
+// input as a whole or by a key that is not a plain string (input[k], object.get(input,
+// ...)), in a rule or an import.
+func refersToGrants(mod *ast.Module) bool {
+	reads := func(ref ast.Ref) bool {
+		if len(ref) == 0 || !ref[0].Equal(ast.InputRootDocument) {
+			return false
+		}
+		if len(ref) == 1 {
+			return true
+		}
+		key, ok := ref[1].Value.(ast.String)
+		return !ok || key == "grants"
+	}
+	found := false
+	var vis *ast.GenericVisitor
+	vis = ast.NewGenericVisitor(func(x any) bool {
+		switch x := x.(type) {
+		case ast.Ref:
+			found = found || reads(x)
+			for _, t := range x[1:] { // not the head: input.token is no bare input
+				vis.Walk(t)
+			}
+			return true
+		case ast.Var:
+			found = found || x.Equal(ast.InputRootDocument.Value) // input alone
+		}
+		return found
+	})
+	vis.Walk(mod)
+	return found
+}
+
+// ReadsGrants reports whether the loaded policy may read input.grants, and the
+// version of the policy it answers for: a Resolver fills the grants in only for a
+// policy that reads them, and decides again with them if the decision came from
+// another version (a Load in between).
+func (e *Engine) ReadsGrants() (reads bool, version string) {
+	if p := e.cur.Load(); p != nil {
+		return p.readsGrants, p.version
+	}
+	return false, ""
 }
 
 // definesRule reports whether mod has a rule whose name is rule.

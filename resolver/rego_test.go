@@ -730,3 +730,40 @@ func BenchmarkEngineDecide(b *testing.B) {
 		})
 	}
 }
+
+// A policy reads input.grants when it names them, or names input whole or by a key
+// that is not a plain string; the default policy does not.
+func TestEngineReadsGrants(t *testing.T) {
+	e := defaultRegoEngine(t)
+	if reads, v := e.ReadsGrants(); reads || v != PolicyVersion(configs.Policy) {
+		t.Errorf("default policy: reads grants %v, version %q", reads, v)
+	}
+	tests := []struct {
+		body  string
+		reads bool
+	}{
+		{`decision := {"effect": "allow", "reason": input.token.class}`, false},
+		{`decision := {"effect": "deny", "reason": "x"} if input.direction == "egress"`, false},
+		{`decision := {"effect": "allow", "reason": "granted"} if count(input.grants) > 0`, true},
+		{`decision := {"effect": "allow", "reason": "granted"} if input["grants"]`, true},
+		{`decision := {"effect": "allow", "reason": "x"} if { some k; input[k] }`, true},
+		{`decision := {"effect": "allow", "reason": "x"} if object.get(input, "grants", []) != []`, true},
+		{`doc := input` + "\n" + `decision := {"effect": "allow", "reason": "x"} if doc.grants`, true},
+		{`decision := {"effect": "allow", "reason": "x"} if { data.lists[input.token.class] }`, false},
+		{`decision := {"effect": "allow", "reason": "x"} if { data.lists[input] }`, true},
+	}
+	for _, tt := range tests {
+		mustLoadRego(t, e, "p.rego", regoPolicy(tt.body))
+		if reads, v := e.ReadsGrants(); reads != tt.reads || v != e.Version() {
+			t.Errorf("%s: reads grants %v (version %q), want %v", tt.body, reads, v, tt.reads)
+		}
+	}
+	src := []byte("package cloakroom\n\nimport input.grants as gs\n\ndecision := {\"effect\": \"allow\", \"reason\": \"x\"} if count(gs) > 0\n")
+	mustLoadRego(t, e, "imp.rego", src)
+	if reads, _ := e.ReadsGrants(); !reads {
+		t.Error("import input.grants: reads grants false")
+	}
+	if reads, v := NewEngine(EngineOptions{}).ReadsGrants(); reads || v != "" {
+		t.Errorf("no policy: reads grants %v, version %q", reads, v)
+	}
+}

@@ -142,8 +142,8 @@ func (r *Resolver) Close() error {
 	return nil
 }
 
-// Resolve decides req: it fills req.Grants from the approvals store and asks the
-// policy. Allow and deny are final. Approve uses a grant for the request's scope
+// Resolve decides req: it fills req.Grants from the approvals store (unless the
+// policy tells it never reads them: Engine.ReadsGrants) and asks the policy. Allow and deny are final. Approve uses a grant for the request's scope
 // (token, principal, direction, host) when there is one (a one-shot grant is spent)
 // and allows; otherwise it requests an approval (or finds the pending one) and,
 // with Hold set, waits up to Hold for its decision: a grant allows, a denial or an
@@ -152,14 +152,25 @@ func (r *Resolver) Close() error {
 // Resolve fails closed: a policy error is a Deny (with a nil error); a store
 // failure or the end of ctx is a Deny together with the error.
 func (r *Resolver) Resolve(ctx context.Context, req Request) (Outcome, error) {
-	if st := r.cfg.Approvals; st != nil {
-		gs, err := st.Grants(ctx, scopeOf(req))
-		if err != nil {
-			return r.fail(req, Decision{}, "the approvals store failed", fmt.Errorf("read grants: %w", err))
+	// A policy that tells it never reads input.grants is not given them: a store
+	// read (a round trip on Redis) saved per decision.
+	withGrants, version := true, ""
+	if p, ok := r.cfg.Policy.(grantsReader); ok {
+		withGrants, version = p.ReadsGrants()
+	}
+	if withGrants {
+		if err := r.fillGrants(ctx, &req); err != nil {
+			return r.fail(req, Decision{}, "the approvals store failed", err)
 		}
-		req.Grants = gs
 	}
 	d, err := r.cfg.Policy.Decide(ctx, req)
+	if !withGrants && d.Policy != version && r.cfg.Approvals != nil {
+		// Another version decided (a reload in between), which may read them.
+		if err := r.fillGrants(ctx, &req); err != nil {
+			return r.fail(req, Decision{}, "the approvals store failed", err)
+		}
+		d, err = r.cfg.Policy.Decide(ctx, req)
+	}
 	if err != nil {
 		// The engine's own reason says what failed; its error text may quote the
 		// input, so it goes to OnError, not into records and answers.
@@ -180,6 +191,26 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (Outcome, error) {
 		d.Effect = Deny // an unknown effect fails closed
 		return r.answer(EventDeny, req, d, nil), nil
 	}
+}
+
+// grantsReader is a Policy that tells whether it reads input.grants, and the version
+// its answer is for (Engine).
+type grantsReader interface {
+	ReadsGrants() (reads bool, version string)
+}
+
+// fillGrants reads the usable grants for req's scope into req, when approvals are on.
+func (r *Resolver) fillGrants(ctx context.Context, req *Request) error {
+	st := r.cfg.Approvals
+	if st == nil {
+		return nil
+	}
+	gs, err := st.Grants(ctx, scopeOf(*req))
+	if err != nil {
+		return fmt.Errorf("read grants: %w", err)
+	}
+	req.Grants = gs
+	return nil
 }
 
 // approve handles a decision to approve.

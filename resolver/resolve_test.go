@@ -571,3 +571,69 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// countingStore counts the grant reads of the store it wraps.
+type countingStore struct {
+	ApprovalStore
+	mu    sync.Mutex
+	reads int
+}
+
+func (c *countingStore) Grants(ctx context.Context, s Scope) ([]Grant, error) {
+	c.mu.Lock()
+	c.reads++
+	c.mu.Unlock()
+	return c.ApprovalStore.Grants(ctx, s)
+}
+
+func (c *countingStore) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.reads
+	c.reads = 0
+	return n
+}
+
+// reloadedPolicy says it does not read grants as version v1, but v2 decides: as after
+// a reload between the two calls.
+type reloadedPolicy struct{ saw [][]Grant }
+
+var _ grantsReader = (*reloadedPolicy)(nil)
+
+func (p *reloadedPolicy) ReadsGrants() (bool, string) { return false, "v1" }
+
+func (p *reloadedPolicy) Decide(_ context.Context, req Request) (Decision, error) {
+	p.saw = append(p.saw, req.Grants)
+	return Decision{Effect: Allow, Reason: "ok", Policy: "v2"}, nil
+}
+
+// The grants are read for a policy that reads them, not for one that never does (the
+// default), and again for a decision another version made.
+func TestResolveReadsGrantsOnlyForPolicy(t *testing.T) {
+	clk := newClock()
+	st := &countingStore{ApprovalStore: boltKind().open(t, clk)}
+	e := defaultRegoEngine(t)
+	r, _ := newTestResolver(t, e, st, 0, clk)
+	req := egressRequest("alice", "api.github.com")
+	if _, err := r.Resolve(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.count(); n != 0 {
+		t.Errorf("default policy: %d grant reads, want 0", n)
+	}
+	mustLoadRego(t, e, "p.rego", regoPolicy(`decision := {"effect": "allow", "reason": sprintf("%d grants", [count(input.grants)])}`))
+	if out, err := r.Resolve(context.Background(), req); err != nil || out.Decision.Effect != Allow {
+		t.Fatalf("got %+v, %v", out.Decision, err)
+	}
+	if n := st.count(); n != 1 {
+		t.Errorf("a policy reading grants: %d grant reads, want 1", n)
+	}
+	p := &reloadedPolicy{}
+	r2, _ := newTestResolver(t, p, st, 0, clk)
+	if _, err := r2.Resolve(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.count(); n != 1 || len(p.saw) != 2 {
+		t.Errorf("decided by another version: %d grant reads and %d decisions, want a read and a second decision", n, len(p.saw))
+	}
+}
