@@ -346,7 +346,15 @@ func (p *Proxy) redactBody(ctx context.Context, body []byte, owned bool, content
 	}
 	if declaredJSON(contentType) || looksJSON(body) {
 		var memo hashMemo // the hash of the literal skip saw last: fn's raw
-		skip := func(f walk.Field, raw []byte) bool { return p.skipString(f, raw, &memo) }
+		skip := func(f walk.Field, raw []byte) bool {
+			if !p.skipString(f, raw, &memo) {
+				return false
+			}
+			if mayBePayload(f, raw) {
+				st.payloads++ // not decoded now, but its text was scanned (resume.go)
+			}
+			return true
+		}
 		out, err := p.walkJSON(ctx, body, owned, st, skip, func(f walk.Field, raw, s []byte) ([]walk.Replacement, error) {
 			known := p.known.Len() // before the scan: values learned during it count as new
 			reps, err := p.redactString(ctx, st, f, s, memo.literal(raw))
@@ -378,6 +386,17 @@ func (p *Proxy) redactString(ctx context.Context, st *reqState, f walk.Field, s 
 		path += " (member name)"
 	}
 	return p.tokenizeFindings(ctx, st, path, s, p.findings(f.Key, s, lit))
+}
+
+// mayBePayload reports whether redactEncoded may decode the string whose raw literal
+// is raw: a media payload, or a literal that starts "data:" or may once decoded (an
+// escape in its first 30 bytes, which hold the 5 bytes' longest escapes).
+func mayBePayload(f walk.Field, raw []byte) bool {
+	if f.MediaType != "" {
+		return true
+	}
+	head := raw[:min(len(raw), 30)]
+	return len(raw) >= 5 && bytes.EqualFold(raw[:5], []byte("data:")) || bytes.IndexByte(head, '\\') >= 0
 }
 
 func declaredJSON(contentType string) bool {

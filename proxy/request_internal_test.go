@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/cloakroom/cloakroom/proxy/walk"
 )
 
 // modelName accepts exactly what its pattern does.
@@ -34,6 +36,28 @@ func TestKnownName(t *testing.T) {
 	for _, n := range names {
 		if got, want := KnownName(n), spec.MatchString(n); got != want {
 			t.Errorf("KnownName(%q) = %v, want %v", n, got, want)
+		}
+	}
+}
+
+// mayBePayload takes every literal redactEncoded may decode: a media payload, or one
+// that is, or may decode to, a data: URL.
+func TestMayBePayload(t *testing.T) {
+	for _, c := range []struct {
+		mt, raw string
+		want    bool
+	}{
+		{"text/plain", "aGVsbG8=", true},
+		{"", "data:text/plain;base64,aGVsbG8=", true},
+		{"", "DATA:text/plain;base64,aGVsbG8=", true},
+		{"", `\u0064ata:text/plain;base64,aGVsbG8=`, true},
+		{"", `d\u0041t\u0061:text/plain;base64,aGVsbG8=`, true},
+		{"", "plain text about data: and more", false},
+		{"", "dat", false},
+		{"", strings.Repeat("x", 30) + `\n escaped after the head`, false},
+	} {
+		if got := mayBePayload(walk.Field{MediaType: c.mt}, []byte(c.raw)); got != c.want {
+			t.Errorf("mayBePayload(%q, %q) = %v, want %v", c.mt, c.raw, got, c.want)
 		}
 	}
 }

@@ -452,3 +452,31 @@ func TestResumeAfterLearning(t *testing.T) {
 		})
 	}
 }
+
+// A base64 text payload that a walk skipped as clean (its text scanned in an earlier
+// request) counts as one decoded before the points after it: once a value is learned,
+// a prefix holding it is walked whole and the payload redacted, as a cold scan does.
+func TestResumeAfterLearningCleanPayload(t *testing.T) {
+	s := newSecrets(t)
+	v := s.AWSSecret
+	doc := base64.StdEncoding.EncodeToString([]byte("notes.txt\n" + strings.Repeat("a line of the notes file\n", 12) + "I pasted " + v + " by mistake\n"))
+	p := newColdPair(t)
+	ses := session{head: []string{`"model":"claude-sonnet-4-5"`, `"max_tokens":1024`}}
+	ses.msgs = append(ses.msgs, `{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"text/plain","data":"`+doc+`"}}]}`, userMsg(prose(1, 2000)))
+	p.send("a small turn, which marks the payload clean", "alice", ses.body())
+	for k := range 8 {
+		ses.msgs = append(ses.msgs, userMsg(prose(40+k, 5000)))
+	}
+	p.send("a large turn walked whole, the payload skipped as clean", "alice", ses.body())
+	ses.msgs = append(ses.msgs, userMsg(q("AWS_SECRET_ACCESS_KEY="+v+"\n")))
+	p.send("the turn that learns the value", "alice", ses.body())
+	ses.msgs = append(ses.msgs, userMsg(prose(51, 2000)))
+	p.send("the turn after", "alice", ses.body())
+	if bytes.Contains(p.warm.up.Last().Body, []byte(doc)) {
+		t.Error("the payload holding the value reached the upstream")
+	}
+	if clean := metricValue(t, p.warm, "cloakroom_scan_cache_lookups_total", map[string]string{"result": "clean"}); clean < 1 {
+		t.Error("the payload was never skipped as clean: the test does not test that")
+	}
+	p.checkAudit()
+}
