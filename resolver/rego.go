@@ -245,8 +245,10 @@ func refersToGrants(mod *ast.Module) bool {
 		switch x := x.(type) {
 		case ast.Ref:
 			found = found || reads(x)
-			for _, t := range x[1:] { // not the head: input.token is no bare input
-				vis.Walk(t)
+			for i, t := range x {
+				if _, v := t.Value.(ast.Var); i > 0 || !v { // a head var: input.token is no bare input
+					vis.Walk(t)
+				}
 			}
 			return true
 		case ast.Var:

@@ -751,6 +751,13 @@ func TestEngineReadsGrants(t *testing.T) {
 		{`doc := input` + "\n" + `decision := {"effect": "allow", "reason": "x"} if doc.grants`, true},
 		{`decision := {"effect": "allow", "reason": "x"} if { data.lists[input.token.class] }`, false},
 		{`decision := {"effect": "allow", "reason": "x"} if { data.lists[input] }`, true},
+		// Refs whose head is not a variable: a call, an array, an object, a comprehension.
+		{`decision := {"effect": "allow", "reason": "x"} if count([input][0].grants) > 0`, true},
+		{`decision := {"effect": "allow", "reason": "x"} if count(object.union(input, {}).grants) > 0`, true},
+		{`decision := {"effect": "allow", "reason": "x"} if count({"i": input}.i.grants) > 0`, true},
+		{`decision := {"effect": "allow", "reason": "x"} if count(json.filter(input, ["grants"]).grants) > 0`, true},
+		{`decision := {"effect": "allow", "reason": "x"} if count([x | x := input][0].grants) > 0`, true},
+		{`decision := {"effect": "allow", "reason": "x"} if count([input.token][0].class) > 0`, false},
 	}
 	for _, tt := range tests {
 		mustLoadRego(t, e, "p.rego", regoPolicy(tt.body))

@@ -143,9 +143,10 @@ func (r *Resolver) Close() error {
 }
 
 // Resolve decides req: it fills req.Grants from the approvals store (unless the
-// policy tells it never reads them: Engine.ReadsGrants) and asks the policy. Allow and deny are final. Approve uses a grant for the request's scope
-// (token, principal, direction, host) when there is one (a one-shot grant is spent)
-// and allows; otherwise it requests an approval (or finds the pending one) and,
+// policy tells it never reads them: Engine.ReadsGrants) and asks the policy. Allow
+// and deny are final. Approve uses a grant for the request's scope (token,
+// principal, direction, host) when there is one (a one-shot grant is spent) and
+// allows; otherwise it requests an approval (or finds the pending one) and,
 // with Hold set, waits up to Hold for its decision: a grant allows, a denial or an
 // expiry denies, and no decision in time answers Approve with the approval.
 //
