@@ -7,11 +7,14 @@ import (
 	"compress/zlib"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/zstd"
@@ -459,5 +462,36 @@ func TestEncodingOnSeparateLines(t *testing.T) {
 	}
 	if !bytes.Contains(h.up.Last().Body, []byte(h.tokenFor(s.GitHub))) {
 		t.Fatal("upstream did not get a decoded, redacted body")
+	}
+}
+
+// slowFailingStore fails every Put after a while: a vault that times out.
+type slowFailingStore struct{ tokenize.Store }
+
+func (slowFailingStore) Put(context.Context, tokenize.Record, string) (tokenize.Record, error) {
+	time.Sleep(20 * time.Millisecond)
+	return tokenize.Record{}, errors.New("store unreachable")
+}
+
+// A request refused during its scan records the scan's time, the vault's part in it
+// included: the record is written at the refusal.
+func TestRefusalRecordsScanTime(t *testing.T) {
+	s, err := tokenize.OpenBolt(filepath.Join(t.TempDir(), "vault.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	h := newHarness(t, harnessOpts{store: slowFailingStore{s}})
+	sec := newSecrets(t)
+	h.plant(sec.GitHub)
+	if resp, got := post(t, h.client("alice"), anthropicURL, nil, anthropicBody("GITHUB_TOKEN="+sec.GitHub)); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("got %d %s, want 503", resp.StatusCode, got)
+	}
+	recs := h.auditRecords()
+	if len(recs) != 1 || recs[0].Error != "vault" {
+		t.Fatalf("audit: got %+v, want one record refused for the vault", recs)
+	}
+	if r := recs[0]; r.VaultMS < 20 || r.ScanMS < r.VaultMS {
+		t.Errorf("audit: scan_ms %v, vault_ms %v: want the vault's 20 ms or more, within the scan's", r.ScanMS, r.VaultMS)
 	}
 }

@@ -48,7 +48,11 @@ type reqState struct {
 	restore  *restorer
 	payloads int           // base64 payloads decoded and scanned so far (resume.go)
 	vault    time.Duration // time in vault calls while scanning: use vaultTime
-	done     sync.Once
+	// scanStart is when the body's scan began, zero once its time is recorded: a
+	// refusal during the scan records it (the audit record is written then).
+	scanStart time.Time
+	scanTook  time.Duration // a WebSocket's: the scans of its messages so far
+	done      sync.Once
 }
 
 // onRequest handles plain-HTTP requests sent through the proxy (absolute URLs; the
@@ -262,12 +266,13 @@ func (p *Proxy) redact(req *http.Request, st *reqState) *http.Response {
 		return nil
 	}
 	raw, refusal := p.readRaw(req, st)
-	// Scan time starts once the body is in: reading it is the agent's network.
-	scanStart := time.Now()
-	defer func() { st.rec.ScanMS = ms(time.Since(scanStart)) }()
 	if refusal != nil {
 		return refusal
 	}
+	// Scan time starts once the body is in: reading it is the agent's network.
+	scanStart := time.Now()
+	st.scanStart = scanStart
+	defer st.scanned()
 	body, refusal := p.decodeRaw(req, st, raw)
 	if refusal != nil {
 		return refusal
@@ -493,6 +498,7 @@ func (p *Proxy) refuse(req *http.Request, st *reqState, status int, class, msg s
 	if st.rec.Decision == "" {
 		st.rec.Decision = outcomeRefused
 	}
+	st.scanned() // a refusal during the scan: the record is written now
 	st.rec.Error = class
 	st.rec.Status = status
 	p.finish(st)
@@ -542,6 +548,14 @@ func (p *Proxy) record(st *reqState) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// scanned records the time of the body's scan, unless a refusal has.
+func (st *reqState) scanned() {
+	if !st.scanStart.IsZero() {
+		st.rec.ScanMS = ms(time.Since(st.scanStart))
+		st.scanStart = time.Time{}
+	}
+}
 
 // vaultTime adds the time since start to the request's time in vault calls while
 // scanning, and to its audit record.

@@ -48,7 +48,8 @@ func (p *Proxy) serveWebSocket(w http.ResponseWriter, r *http.Request, st *reqSt
 			took := time.Since(scanStart)
 			p.metrics.scanDuration.Observe(took.Seconds())
 			p.metrics.scannedBytes.Add(float64(len(msg)))
-			st.rec.ScanMS += ms(took)
+			st.scanTook += took // summed before rounding, as vault_ms is
+			st.rec.ScanMS = ms(st.scanTook)
 			st.rec.BodyBytes += len(msg)
 			var vaultErr *vaultError
 			switch {
