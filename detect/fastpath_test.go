@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -275,4 +276,63 @@ func TestAWSSecretKeyNames(t *testing.T) {
 			t.Errorf("key %s: got %s, want the secret by aws-secret-access-key", key, describe(fs))
 		}
 	}
+}
+
+// checkMatchAgainstPattern checks that rule id's Match finds, at every keyword hit of
+// random texts made of parts, what pattern (anchored at the hit, its group 1 the
+// secret) finds there at a word start: the pattern the matcher replaced.
+func checkMatchAgainstPattern(t *testing.T, rules []Rule, id, pattern string, parts []string) {
+	t.Helper()
+	re := regexp.MustCompile(`^(?:` + pattern + `)`)
+	i := slices.IndexFunc(rules, func(r Rule) bool { return r.ID == id })
+	if i < 0 || rules[i].Match == nil {
+		t.Fatalf("no rule %s with a Match", id)
+	}
+	r := rules[i]
+	rng := rand.New(rand.NewPCG(1, 2))
+	n := 0
+	for range 20000 {
+		var b strings.Builder
+		for k := rng.IntN(30); k >= 0; k-- {
+			b.WriteString(parts[rng.IntN(len(parts))])
+		}
+		in := []byte(b.String())
+		for _, kw := range r.Keywords {
+			for off := 0; ; {
+				i := bytes.Index(in[off:], []byte(kw))
+				if i < 0 {
+					break
+				}
+				ks, ke := off+i, off+i+len(kw)
+				off = ks + 1
+				s, e, ok := r.Match(in, ks, ke)
+				var ws, we int
+				wok := false
+				if ks == 0 || !isWordChar(in[ks-1]) {
+					if m := re.FindSubmatchIndex(in[ks:]); m != nil {
+						ws, we, wok = ks+m[2], ks+m[3], true
+					}
+				}
+				if ok != wok || ok && (s != ws || e != we) {
+					t.Fatalf("%q at %d: Match %v %d %d, pattern %v %d %d", in, ks, ok, s, e, wok, ws, we)
+				}
+				n++
+			}
+		}
+	}
+	if n < 10000 {
+		t.Fatalf("only %d hits compared", n)
+	}
+}
+
+// The OpenAI and GitLab tokens' matchers find what the patterns they replaced found:
+// text made of the prefix repeated cost those a window on every hit, then Go's NFA
+// over a bounded repetition.
+func TestShapeMatchersMatchPatterns(t *testing.T) {
+	checkMatchAgainstPattern(t, aiRules(), "openai-api-key",
+		`(sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,300})(?:[^A-Za-z0-9_-]|$)`,
+		[]string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-", "a", "Z", "0", "_", "-", " ", "=", ".", "\n", "aB3", strings.Repeat("x", 50), strings.Repeat("Q9_", 40), "sk-", "proj"})
+	checkMatchAgainstPattern(t, vcsRules(), "gitlab-pat",
+		`(glpat-[A-Za-z0-9_-]{20,64}(?:\.[0-9a-z]{2}\.[0-9a-z]{7,9})?)(?:[^A-Za-z0-9_-]|$)`,
+		[]string{"glpat-", "a", "Z", "0", "_", "-", " ", ".", ".0a.", ".1b.", ".A1.", "abcdef", "abc1234", "xyz98765", "a1b2c3d4e", "0123456789", "\n", strings.Repeat("x", 19), strings.Repeat("Q9_", 10), "gl"})
 }

@@ -218,3 +218,33 @@ func matchBearer(in []byte, ks, ke int) (int, int, bool) {
 	}
 	return vs, i, true
 }
+
+// matchGitLabPAT matches a GitLab access token after its "glpat-" keyword, at the
+// start of a word: 20 to 64 URL-safe base64 bytes, then optionally ".xx.yyyyyyy" (2,
+// then 7 to 9 lower-case letters or digits: the routable form), then no URL-safe
+// byte. It is the pattern
+// glpat-[A-Za-z0-9_-]{20,64}(?:\.[0-9a-z]{2}\.[0-9a-z]{7,9})?(?:[^A-Za-z0-9_-]|$)
+// without its cost on text made of the keyword repeated.
+func matchGitLabPAT(in []byte, ks, ke int) (int, int, bool) {
+	if ks > 0 && isWordChar(in[ks-1]) {
+		return 0, 0, false
+	}
+	i := ke
+	for i < len(in) && i-ke < 64 && isB64URL(in[i]) {
+		i++
+	}
+	if i-ke < 20 || i < len(in) && isB64URL(in[i]) {
+		return 0, 0, false // too short, or a run longer than any token
+	}
+	lowerAlnum := func(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'z' }
+	if i+4 <= len(in) && in[i] == '.' && lowerAlnum(in[i+1]) && lowerAlnum(in[i+2]) && in[i+3] == '.' {
+		j := i + 4
+		for j < len(in) && j-(i+4) < 9 && lowerAlnum(in[j]) {
+			j++
+		}
+		if j-(i+4) >= 7 && (j == len(in) || !isB64URL(in[j])) {
+			return ks, j, true
+		}
+	}
+	return ks, i, true
+}

@@ -218,12 +218,34 @@ func isUpperNum(c byte) bool { return isDigit(c) || c >= 'A' && c <= 'Z' }
 // followed by a byte for which tail holds. It is the fast path for short, common
 // prefixes ("sk_", "re_", "pat"), whose hits a regular expression would make costly.
 func shapeMatcher(tail func(byte) bool, segs ...seg) Matcher {
+	// The byte classes as tables: a run is read a byte at a time, and text made of
+	// the keyword repeated reads one of max bytes at every hit.
+	type run struct {
+		lit      string
+		ok       *[256]bool
+		min, max int
+	}
+	table := func(f func(byte) bool) *[256]bool {
+		var t [256]bool
+		for c := range t {
+			t[c] = f(byte(c))
+		}
+		return &t
+	}
+	runs := make([]run, len(segs))
+	for k, s := range segs {
+		runs[k] = run{lit: s.lit, min: s.min, max: s.max}
+		if s.ok != nil {
+			runs[k].ok = table(s.ok)
+		}
+	}
+	end := table(tail)
 	return func(in []byte, ks, ke int) (int, int, bool) {
 		if ks > 0 && isWordChar(in[ks-1]) {
 			return 0, 0, false
 		}
 		i := ke
-		for _, s := range segs {
+		for _, s := range runs {
 			if s.ok == nil {
 				if len(in)-i < len(s.lit) || string(in[i:i+len(s.lit)]) != s.lit {
 					return 0, 0, false
@@ -231,8 +253,8 @@ func shapeMatcher(tail func(byte) bool, segs ...seg) Matcher {
 				i += len(s.lit)
 				continue
 			}
-			j := i
-			for j < len(in) && j-i < s.max && s.ok(in[j]) {
+			j, stop := i, min(len(in), i+s.max)
+			for j < stop && s.ok[in[j]] {
 				j++
 			}
 			if j-i < s.min {
@@ -240,7 +262,7 @@ func shapeMatcher(tail func(byte) bool, segs ...seg) Matcher {
 			}
 			i = j
 		}
-		if i < len(in) && tail(in[i]) {
+		if i < len(in) && end[in[i]] {
 			return 0, 0, false
 		}
 		return ks, i, true
