@@ -279,9 +279,10 @@ func TestAWSSecretKeyNames(t *testing.T) {
 }
 
 // checkMatchAgainstPattern checks that rule id's Match finds, at every keyword hit of
-// random texts made of parts, what pattern (anchored at the hit, its group 1 the
-// secret) finds there at a word start: the pattern the matcher replaced.
-func checkMatchAgainstPattern(t *testing.T, rules []Rule, id, pattern string, parts []string) {
+// random texts made of parts (case-folded unless the rule is case-sensitive), what
+// pattern (anchored at the hit, its group 1 the secret) finds there, at a word start
+// only if wordStart: the pattern the matcher replaced.
+func checkMatchAgainstPattern(t *testing.T, rules []Rule, id, pattern string, wordStart bool, parts []string) {
 	t.Helper()
 	re := regexp.MustCompile(`^(?:` + pattern + `)`)
 	i := slices.IndexFunc(rules, func(r Rule) bool { return r.ID == id })
@@ -297,9 +298,13 @@ func checkMatchAgainstPattern(t *testing.T, rules []Rule, id, pattern string, pa
 			b.WriteString(parts[rng.IntN(len(parts))])
 		}
 		in := []byte(b.String())
+		find := in
+		if !r.CaseSensitive {
+			find = bytes.ToLower(in) // ASCII parts: offsets stay put
+		}
 		for _, kw := range r.Keywords {
 			for off := 0; ; {
-				i := bytes.Index(in[off:], []byte(kw))
+				i := bytes.Index(find[off:], []byte(kw))
 				if i < 0 {
 					break
 				}
@@ -308,7 +313,7 @@ func checkMatchAgainstPattern(t *testing.T, rules []Rule, id, pattern string, pa
 				s, e, ok := r.Match(in, ks, ke)
 				var ws, we int
 				wok := false
-				if ks == 0 || !isWordChar(in[ks-1]) {
+				if !wordStart || ks == 0 || !isWordChar(in[ks-1]) {
 					if m := re.FindSubmatchIndex(in[ks:]); m != nil {
 						ws, we, wok = ks+m[2], ks+m[3], true
 					}
@@ -325,14 +330,22 @@ func checkMatchAgainstPattern(t *testing.T, rules []Rule, id, pattern string, pa
 	}
 }
 
-// The OpenAI and GitLab tokens' matchers find what the patterns they replaced found:
-// text made of the prefix repeated cost those a window on every hit, then Go's NFA
-// over a bounded repetition.
+// The matchers that replaced patterns find what those found: text made of a keyword
+// repeated cost the patterns a window search on every hit, then Go's NFA over a
+// bounded repetition. The Authorization rules are their patterns tried once at the
+// hit (atKeyword).
 func TestShapeMatchersMatchPatterns(t *testing.T) {
 	checkMatchAgainstPattern(t, aiRules(), "openai-api-key",
-		`(sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,300})(?:[^A-Za-z0-9_-]|$)`,
+		`(sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,300})(?:[^A-Za-z0-9_-]|$)`, true,
 		[]string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-", "a", "Z", "0", "_", "-", " ", "=", ".", "\n", "aB3", strings.Repeat("x", 50), strings.Repeat("Q9_", 40), "sk-", "proj"})
 	checkMatchAgainstPattern(t, vcsRules(), "gitlab-pat",
-		`(glpat-[A-Za-z0-9_-]{20,64}(?:\.[0-9a-z]{2}\.[0-9a-z]{7,9})?)(?:[^A-Za-z0-9_-]|$)`,
+		`(glpat-[A-Za-z0-9_-]{20,64}(?:\.[0-9a-z]{2}\.[0-9a-z]{7,9})?)(?:[^A-Za-z0-9_-]|$)`, true,
 		[]string{"glpat-", "a", "Z", "0", "_", "-", " ", ".", ".0a.", ".1b.", ".A1.", "abcdef", "abc1234", "xyz98765", "a1b2c3d4e", "0123456789", "\n", strings.Repeat("x", 19), strings.Repeat("Q9_", 10), "gl"})
+	auth := []string{"Authorization", "authorization", "AUTHORIZATION", ":", "=", " ", "  ", "\"", "'", "\t", "Basic ", "basic", "BASIC ",
+		"Token ", "token", "dXNlcjpwYXNz", "Zm9vYmFy", "Zm9vYmF", "abc+/", "Zm9v", "==", "x", "-", "._~", "\n", ",",
+		"a.b~c/d=e-f_g+h1", "a.b~c/d=e-f_g+h", strings.Repeat("Ab9+", 6)}
+	checkMatchAgainstPattern(t, contextRules(), "http-basic-auth",
+		`(?i)authorization["']?\s*[:=]\s*["']?basic\s+(?P<secret>[A-Za-z0-9+/]{8,}={0,2})(?:[^A-Za-z0-9+/=]|$)`, false, auth)
+	checkMatchAgainstPattern(t, contextRules(), "http-token-auth",
+		`(?i)authorization["']?\s*[:=]\s*["']?token\s+(?P<secret>[A-Za-z0-9._~+/=-]{16,})(?:[^A-Za-z0-9._~+/=-]|$)`, false, auth)
 }

@@ -654,7 +654,7 @@ func contextRules() []Rule {
 			"Authorization: Bearer xxxxxxxxxxxxxxxxxxxxxxxx",
 			`f"Bearer {token}"`,
 		),
-	}, {
+	}, atKeyword(Rule{ // anchored at the header name: one attempt per hit, no window search
 		ID:          "http-basic-auth",
 		Class:       ClassPassword,
 		Description: "base64 user:password after Basic in an Authorization header",
@@ -672,7 +672,7 @@ func contextRules() []Rule {
 			"Authorization: Basic $CREDS",
 			"Authorization: Basic "+b64std("nocolon"),
 		),
-	}, {
+	}), atKeyword(Rule{
 		ID:          "http-token-auth",
 		Class:       ClassSecret,
 		Description: "credential after the Token scheme in an Authorization header",
@@ -690,7 +690,7 @@ func contextRules() []Rule {
 			"Authorization: token <your-token>",
 			"Authorization: Token xxxxxxxxxxxxxxxxxxxx",
 		),
-	}, {
+	}), {
 		ID:          "generic-json-password",
 		Class:       ClassPassword,
 		Description: "whole value of a JSON member whose key names a password",
