@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloakroom/cloakroom/proxy"
 	"github.com/cloakroom/cloakroom/tokenize"
@@ -173,10 +174,14 @@ func TestKnownAPIRefusals(t *testing.T) {
 	}
 }
 
-// failingStore fails every Put: the vault is down.
-type failingStore struct{ tokenize.Store }
+// failingStore fails every Put, after delay: the vault is down (or times out).
+type failingStore struct {
+	tokenize.Store
+	delay time.Duration
+}
 
-func (failingStore) Put(context.Context, tokenize.Record, string) (tokenize.Record, error) {
+func (f failingStore) Put(context.Context, tokenize.Record, string) (tokenize.Record, error) {
+	time.Sleep(f.delay)
 	return tokenize.Record{}, errors.New("store unreachable")
 }
 
@@ -186,7 +191,7 @@ func TestKnownAPIVaultDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	h := newHarness(t, harnessOpts{store: failingStore{s}})
+	h := newHarness(t, harnessOpts{store: failingStore{Store: s}})
 	value := randomFrom(t, "abcdefghijkmnpqrstuvwxyz23456789", 24)
 	h.plant(value)
 	code, ans, _ := postKnown(t, h, nil, knownBody(proxy.KnownValue{Name: "V_TOKEN", Value: value}))

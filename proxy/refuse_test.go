@@ -7,7 +7,6 @@ import (
 	"compress/zlib"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -465,14 +464,6 @@ func TestEncodingOnSeparateLines(t *testing.T) {
 	}
 }
 
-// slowFailingStore fails every Put after a while: a vault that times out.
-type slowFailingStore struct{ tokenize.Store }
-
-func (slowFailingStore) Put(context.Context, tokenize.Record, string) (tokenize.Record, error) {
-	time.Sleep(20 * time.Millisecond)
-	return tokenize.Record{}, errors.New("store unreachable")
-}
-
 // A request refused during its scan records the scan's time, the vault's part in it
 // included: the record is written at the refusal.
 func TestRefusalRecordsScanTime(t *testing.T) {
@@ -481,7 +472,7 @@ func TestRefusalRecordsScanTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	h := newHarness(t, harnessOpts{store: slowFailingStore{s}})
+	h := newHarness(t, harnessOpts{store: failingStore{Store: s, delay: 20 * time.Millisecond}})
 	sec := newSecrets(t)
 	h.plant(sec.GitHub)
 	if resp, got := post(t, h.client("alice"), anthropicURL, nil, anthropicBody("GITHUB_TOKEN="+sec.GitHub)); resp.StatusCode != http.StatusServiceUnavailable {

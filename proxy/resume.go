@@ -408,9 +408,8 @@ func (p *Proxy) walkJSON(ctx context.Context, body []byte, owned bool, st *reqSt
 		held = from.e.held
 		if time.Since(held) >= resumeHeldFor {
 			held = time.Now()
-			start := time.Now()
 			ok = p.tokensHeld(ctx, from.e.dets[:from.e.points[from.i].dets], st.rec.Principal)
-			st.vaultTime(start)
+			st.vaultTime(held)
 		}
 	}
 	if ok {
